@@ -1,0 +1,206 @@
+"""HTTP endpoints of the accounts part of the contract: one small class per operation."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import services
+from .selectors import user_get_profile
+from .serializers import (
+    MeOutputSerializer,
+    MessageSerializer,
+    PasswordResetConfirmInputSerializer,
+    PhoneInputSerializer,
+    RefreshInputSerializer,
+    RegisterInputSerializer,
+    TokenInputSerializer,
+    TokenOutputSerializer,
+    TokenPairSerializer,
+    VerifyOtpInputSerializer,
+)
+from .throttles import LOGIN_THROTTLES, OTP_CHECK_THROTTLES, OTP_SEND_THROTTLES
+
+
+def _message(text: str, status_code: int = status.HTTP_200_OK) -> Response:
+    return Response({"message": text}, status=status_code)
+
+
+class PublicApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class RegisterApi(PublicApi):
+    throttle_classes = OTP_SEND_THROTTLES
+
+    @extend_schema(
+        tags=["auth"],
+        request=RegisterInputSerializer,
+        responses={201: MessageSerializer},
+        summary="Register with a phone; an OTP is texted to it",
+    )
+    def post(self, request: Request) -> Response:
+        data = RegisterInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.user_register(**data.validated_data)
+        return _message("Registration Successful", status.HTTP_201_CREATED)
+
+
+class VerifyOtpApi(PublicApi):
+    throttle_classes = OTP_CHECK_THROTTLES
+
+    @extend_schema(
+        tags=["auth"],
+        request=VerifyOtpInputSerializer,
+        responses={200: MessageSerializer},
+        summary="Verify a phone with the texted code",
+    )
+    def post(self, request: Request) -> Response:
+        data = VerifyOtpInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.phone_verify(phone=data.validated_data["phone"], code=data.validated_data["otp"])
+        return _message("Verification Successful")
+
+
+class ResendOtpApi(PublicApi):
+    throttle_classes = OTP_SEND_THROTTLES
+
+    @extend_schema(
+        tags=["auth"],
+        request=PhoneInputSerializer,
+        responses={200: MessageSerializer},
+        summary="Text a new verification code",
+    )
+    def post(self, request: Request) -> Response:
+        data = PhoneInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.otp_resend(phone=data.validated_data["phone"])
+        return _message("If this phone is waiting for verification, a new code has been sent.")
+
+
+class TokenApi(PublicApi):
+    throttle_classes = LOGIN_THROTTLES
+
+    @extend_schema(
+        tags=["auth"],
+        request=TokenInputSerializer,
+        responses={200: TokenOutputSerializer},
+        summary="Log in with any verified phone and the password",
+    )
+    def post(self, request: Request) -> Response:
+        data = TokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response({"token": services.user_login(**data.validated_data)})
+
+
+class RefreshApi(PublicApi):
+    @extend_schema(
+        tags=["auth"],
+        request=RefreshInputSerializer,
+        responses={200: TokenPairSerializer},
+        summary="Exchange a refresh token for a new pair (the old one is blacklisted)",
+    )
+    def post(self, request: Request) -> Response:
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(services.token_refresh(refresh=data.validated_data["refresh"]))
+
+
+class LogoutApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["auth"],
+        request=RefreshInputSerializer,
+        responses={200: MessageSerializer},
+        summary="Blacklist a refresh token",
+    )
+    def post(self, request: Request) -> Response:
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.user_logout(user=request.user, refresh=data.validated_data["refresh"])
+        return _message("Logged out successfully")
+
+
+class MeApi(APIView):
+    @extend_schema(
+        tags=["auth"], responses={200: MeOutputSerializer}, summary="The caller's account"
+    )
+    def get(self, request: Request) -> Response:
+        return Response(MeOutputSerializer(user_get_profile(user_id=request.user.pk)).data)
+
+
+class AddPhoneApi(APIView):
+    throttle_classes = OTP_SEND_THROTTLES
+
+    @extend_schema(
+        tags=["auth"],
+        request=PhoneInputSerializer,
+        responses={201: MessageSerializer},
+        summary="Add a phone to the account; an OTP is texted to it",
+    )
+    def post(self, request: Request) -> Response:
+        data = PhoneInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.phone_add(user=request.user, phone=data.validated_data["phone"])
+        return _message(
+            "Phone No added Successfully, Please verify it via otp", status.HTTP_201_CREATED
+        )
+
+
+class MakePrimaryPhoneApi(APIView):
+    @extend_schema(
+        tags=["auth"],
+        request=PhoneInputSerializer,
+        responses={201: MessageSerializer},
+        summary="Make a verified phone the primary one",
+    )
+    def post(self, request: Request) -> Response:
+        data = PhoneInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = services.phone_make_primary(user=request.user, phone=data.validated_data["phone"])
+        return _message(f"Now {row.phone} is your primary phone no", status.HTTP_201_CREATED)
+
+
+class PasswordResetApi(PublicApi):
+    throttle_classes = OTP_SEND_THROTTLES
+
+    @extend_schema(
+        tags=["auth"],
+        request=PhoneInputSerializer,
+        responses={200: MessageSerializer},
+        summary="Text a password reset code",
+    )
+    def post(self, request: Request) -> Response:
+        data = PhoneInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_request(phone=data.validated_data["phone"])
+        return _message("If an account uses this phone, a password reset code has been sent.")
+
+
+class PasswordResetConfirmApi(PublicApi):
+    throttle_classes = OTP_CHECK_THROTTLES
+
+    @extend_schema(
+        tags=["auth"],
+        request=PasswordResetConfirmInputSerializer,
+        responses={
+            200: MessageSerializer,
+            400: OpenApiResponse(description="otp_invalid, otp_expired or invalid"),
+        },
+        summary="Set a new password with the texted code",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordResetConfirmInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_confirm(
+            phone=data.validated_data["phone"],
+            code=data.validated_data["otp"],
+            new_password=data.validated_data["new_password"],
+        )
+        return _message("Your password has been reset. Please log in again.")

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    @transaction.atomic
+    def create_user(
+        self,
+        phone: str,
+        password: str | None = None,
+        *,
+        phone_verified: bool = False,
+        **extra_fields: Any,
+    ) -> User:
+        """A user and its primary phone row; ``createsuperuser`` and the admin come through here."""
+        if not phone:
+            raise ValueError("A phone number is required.")
+        user = self.model(phone=phone, **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        PhoneNumber.objects.using(self._db).create(
+            user=user,
+            phone=user.phone,
+            is_primary=True,
+            is_verified=phone_verified,
+            verified_at=timezone.now() if phone_verified else None,
+        )
+        return user
+
+    def create_superuser(
+        self, phone: str, password: str | None = None, **extra_fields: Any
+    ) -> User:
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        if not extra_fields["is_staff"] or not extra_fields["is_superuser"]:
+            raise ValueError("A superuser must have is_staff=True and is_superuser=True.")
+        # The operator typed the number in: it counts as verified so they can log in at once.
+        return self.create_user(phone, password, phone_verified=True, **extra_fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A customer or an operator. Logs in with any verified phone; ``phone`` is the primary."""
+
+    phone = PhoneNumberField(unique=True, help_text="Primary phone, E.164.")
+    name = models.CharField(max_length=150)
+    credit = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0.00"), help_text="Prepaid balance."
+    )
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "phone"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        verbose_name = "customer"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(credit__gte=0), name="accounts_user_credit_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.phone})"
+
+    def get_full_name(self) -> str:
+        return self.name
+
+    def get_short_name(self) -> str:
+        return self.name
+
+
+class PhoneNumber(models.Model):
+    """One of an account's phones (at most five). A number is verified on one account at most."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="phones")
+    phone = PhoneNumberField()
+    is_primary = models.BooleanField(default=False)
+    is_verified = models.BooleanField(default=False)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-is_primary", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "phone"], name="accounts_phone_once_per_user"),
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=Q(is_verified=True),
+                name="accounts_phone_verified_once",
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(is_primary=True),
+                name="accounts_phone_one_primary_per_user",
+            ),
+        ]
+        indexes = [models.Index(fields=["phone"], name="accounts_phone_lookup")]
+
+    def __str__(self) -> str:
+        return str(self.phone)
+
+
+class OneTimePassword(models.Model):
+    """The live code for one phone and purpose: only its keyed hash is kept, deleted on use."""
+
+    class Purpose(models.TextChoices):
+        VERIFY_PHONE = "verify_phone", "Verify a phone"
+        PASSWORD_RESET = "password_reset", "Reset the password"
+
+    phone = PhoneNumberField()
+    purpose = models.CharField(max_length=32, choices=Purpose.choices)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_passwords")
+    code_hash = models.CharField(max_length=128)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "one-time password"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone", "purpose"], name="accounts_otp_one_per_purpose"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} for {self.phone}"

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .models import PhoneNumber, User
+from .otp import OTP_LENGTH
+from .phones import normalize_phone
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class PhoneField(serializers.CharField):
+    """A phone in any usual notation, read as E.164 (national numbers in the default region)."""
+
+    default_error_messages = {"invalid_phone": "Enter a valid phone number."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        phone = normalize_phone(value)
+        if phone is None:
+            self.fail("invalid_phone")
+        return phone
+
+
+class OtpField(serializers.RegexField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            rf"^\d{{{OTP_LENGTH}}}$",
+            error_messages={"invalid": f"Enter the {OTP_LENGTH}-digit code."},
+            **kwargs,
+        )
+
+
+class MessageSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    phone = PhoneField()
+    name = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        candidate = User(phone=attrs["phone"], name=attrs["name"])
+        try:
+            validate_password(attrs["password"], candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": exc.messages}) from None
+        return attrs
+
+
+class PhoneInputSerializer(serializers.Serializer):
+    phone = PhoneField()
+
+
+class VerifyOtpInputSerializer(serializers.Serializer):
+    phone = PhoneField()
+    otp = OtpField()
+
+
+class TokenInputSerializer(serializers.Serializer):
+    phone = PhoneField()
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class TokenPairSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+    access = serializers.CharField()
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    token = TokenPairSerializer()
+
+
+class PasswordResetConfirmInputSerializer(serializers.Serializer):
+    phone = PhoneField()
+    otp = OtpField()
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class PhoneOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PhoneNumber
+        fields = ["phone", "is_primary", "is_verified"]
+
+
+class MeOutputSerializer(serializers.ModelSerializer):
+    phones = PhoneOutputSerializer(many=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "phone", "phones", "credit", "date_joined"]

@@ -1,0 +1,13 @@
+"""Settings for the test suite: the base settings with fast hashing and in-memory SMS."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-used-only-by-the-test-suite")
+
+from .base import *  # noqa: F403
+
+# Hashing a password properly takes ~100 ms; the tests create many users.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SMS_BACKEND = "locmem"
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

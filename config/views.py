@@ -1,0 +1,51 @@
+import logging
+
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+
+def database_status() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        logger.exception("Health check: the database did not answer")
+        return "error"
+    return "ok"
+
+
+def scheduler_status() -> str:
+    # No invoice scheduler exists yet (issue 5 adds it), so there is nothing running.
+    return "stopped"
+
+
+class HealthApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Service health",
+        responses=inline_serializer(
+            "Health",
+            {
+                "status": serializers.ChoiceField(["ok", "error"]),
+                "database": serializers.ChoiceField(["ok", "error"]),
+                "scheduler": serializers.ChoiceField(["running", "stopped"]),
+            },
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        database = database_status()
+        body = {
+            "status": "ok" if database == "ok" else "error",
+            "database": database,
+            "scheduler": scheduler_status(),
+        }
+        return Response(body, status=200 if database == "ok" else 503)
