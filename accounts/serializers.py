@@ -24,6 +24,8 @@ class PhoneField(serializers.CharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid_phone")
         value = super().to_internal_value(data)
         phone = normalize_phone(value)
         if phone is None:

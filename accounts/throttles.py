@@ -5,6 +5,8 @@ cache (``CACHE_URL``). DRF answers 429 with ``Retry-After``.
 
 from __future__ import annotations
 
+import hashlib
+
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
@@ -20,7 +22,8 @@ class PhoneRateThrottle(SimpleRateThrottle):
         raw = data.get("phone") if isinstance(data, dict) else None
         if not isinstance(raw, str) or not raw.strip():
             return None
-        phone = normalize_phone(raw) or raw.strip()[:64]
+        # Unparseable input still counts, under a digest that is safe as a cache key.
+        phone = normalize_phone(raw) or hashlib.sha256(raw.strip().encode()).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": phone}
 
 

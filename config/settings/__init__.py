@@ -1,3 +1,4 @@
-"""Settings for manage.py, WSGI and ASGI: every value comes from the environment (base.py)."""
-
-from .base import *  # noqa: F403
+"""
+Settings modules: ``base`` (used by manage.py, WSGI and ASGI; every value comes from the
+environment) and ``test`` (the test suite: base plus fast hashing and in-memory SMS).
+"""
