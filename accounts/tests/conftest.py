@@ -3,9 +3,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from conftest import ApiClient
-
 from accounts.models import User
+from conftest import ApiClient
 
 from .factories import DEFAULT_PASSWORD, UserFactory
 
