@@ -53,6 +53,10 @@ class UserAdmin(BaseUserAdmin):
         (None, {"classes": ("wide",), "fields": ("phone", "name", "password1", "password2")}),
     )
 
+    def get_inlines(self, request: HttpRequest, obj: User | None = None) -> list:
+        # On the add page the primary phone row is created from the form's phone.
+        return self.inlines if obj is not None else []
+
     def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> tuple[str, ...]:
         readonly = tuple(super().get_readonly_fields(request, obj))
         # The primary phone changes through the phones (make-primary), never by hand.
