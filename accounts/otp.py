@@ -108,7 +108,7 @@ def otp_consume(
     now = now or timezone.now()
     with transaction.atomic():
         otp = (
-            OneTimePassword.objects.select_for_update()
+            OneTimePassword.objects.select_for_update(of=("self",))
             .select_related("user")
             .filter(phone=phone, purpose=purpose)
             .first()

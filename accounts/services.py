@@ -159,7 +159,7 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
         raise _token_not_valid(str(exc)) from None
     with transaction.atomic():
         outstanding = (
-            OutstandingToken.objects.select_for_update()
+            OutstandingToken.objects.select_for_update(of=("self",))
             .select_related("user")
             .filter(jti=token[jwt_settings.JTI_CLAIM])
             .first()
