@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.idempotency import idempotent
+
 from . import services
-from .selectors import user_get_profile
+from .credit import credit_top_up
+from .models import User
+from .selectors import credit_balance, credit_transaction_list, customer_find, user_get_profile
 from .serializers import (
+    BalanceSerializer,
+    CreditTransactionSerializer,
     MeOutputSerializer,
     MessageSerializer,
     PasswordResetConfirmInputSerializer,
@@ -21,6 +31,8 @@ from .serializers import (
     TokenInputSerializer,
     TokenOutputSerializer,
     TokenPairSerializer,
+    TopUpInputSerializer,
+    TopUpOutputSerializer,
     VerifyOtpInputSerializer,
 )
 from .throttles import LOGIN_THROTTLES, OTP_CHECK_THROTTLES, OTP_SEND_THROTTLES
@@ -204,3 +216,79 @@ class PasswordResetConfirmApi(PublicApi):
             new_password=data.validated_data["new_password"],
         )
         return _message("Your password has been reset. Please log in again.")
+
+
+# --- Credit -------------------------------------------------------------------------------------
+
+
+class CreditApi(APIView):
+    @extend_schema(
+        tags=["credit"], responses={200: BalanceSerializer}, summary="The credit balance"
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"balance": f"{credit_balance(user_id=request.user.pk):.2f}"})
+
+
+@extend_schema(tags=["credit"], summary="The credit ledger, newest first")
+class CreditTransactionListApi(ListAPIView):
+    serializer_class = CreditTransactionSerializer
+
+    def get_queryset(self):
+        return credit_transaction_list(user_id=self.request.user.pk)
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Retry-safe key: the same key and body replay the first response.",
+)
+
+
+class TopUpApi(APIView):
+    @extend_schema(
+        tags=["credit"],
+        request=TopUpInputSerializer,
+        responses={200: TopUpOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Add credit (staff: to any customer)",
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = TopUpInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = self._customer(request, data.validated_data.get("customer"))
+        credit_top_up(
+            user_id=customer.pk,
+            amount=data.validated_data["amount"],
+            by=request.user if customer.pk != request.user.pk else None,
+        )
+        # Read after the top-up's listeners ran: settled subscriptions may have spent some.
+        balance = credit_balance(user_id=customer.pk)
+        return Response({"message": "Credit increased", "balance": f"{balance:.2f}"})
+
+    @extend_schema(
+        tags=["credit"],
+        request=TopUpInputSerializer,
+        responses={200: TopUpOutputSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Add credit (seed 003's PUT increasecredit)",
+    )
+    def put(self, request: Request) -> Response:
+        return self.post(request)
+
+    @staticmethod
+    def _customer(request: Request, reference: str | None) -> User:
+        user = request.user
+        if not user.is_staff:
+            if reference is not None:
+                raise PermissionDenied("Only staff can top up another customer's credit.")
+            if not settings.ALLOW_SELF_TOP_UP:
+                raise PermissionDenied("Top-ups are made by staff on this service.")
+            return user
+        if reference is None:
+            return user
+        customer = customer_find(reference=reference)
+        if customer is None:
+            raise ValidationError({"customer": ["No active customer has this id or phone."]})
+        return customer

@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
+MAX_BALANCE = Decimal("9999999999.99")
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -70,6 +72,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             models.CheckConstraint(
                 condition=Q(credit__gte=0), name="accounts_user_credit_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(credit__lte=MAX_BALANCE), name="accounts_user_credit_within_limit"
             ),
         ]
 
@@ -139,3 +144,56 @@ class OneTimePassword(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} for {self.phone}"
+
+
+class CreditTransaction(models.Model):
+    """
+    One line of a customer's append-only credit ledger. The lines add up to ``User.credit``;
+    only ``accounts.credit`` writes them, in the same transaction as the balance.
+    """
+
+    class Kind(models.TextChoices):
+        TOP_UP = "top_up", "Top-up"
+        INVOICE_PAYMENT = "invoice_payment", "Invoice payment"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="credit_transactions")
+    amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Signed change.")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    balance_after = models.DecimalField(max_digits=12, decimal_places=2)
+    invoice_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The invoice this payment settled."
+    )
+    note = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The staff member who made a top-up or adjustment for the customer.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="accounts_ledger_recent")
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="accounts_ledger_amount_not_zero"),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="accounts_ledger_balance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="top_up") | Q(amount__gt=0),
+                name="accounts_ledger_top_up_positive",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="invoice_payment") | Q(amount__lt=0),
+                name="accounts_ledger_payment_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} for {self.user_id}"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from .models import PhoneNumber, User
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from .models import CreditTransaction, PhoneNumber, User
 from .phones import normalize_phone
 
 
@@ -25,3 +29,22 @@ def user_get_pending(*, phone: str) -> User | None:
 def user_get_profile(*, user_id: int) -> User:
     """The account with its phones, for ``auth/me/``."""
     return User.objects.prefetch_related("phones").get(pk=user_id)
+
+
+def customer_find(*, reference: str) -> User | None:
+    """A verified, active customer by id or by any of their verified phones."""
+    user = user_get_by_verified_phone(phone=reference)
+    if user is None and reference.isdigit() and len(reference) <= 18:
+        user = User.objects.filter(
+            pk=int(reference), phones__is_primary=True, phones__is_verified=True
+        ).first()
+    return user if user is not None and user.is_active else None
+
+
+def credit_balance(*, user_id: int) -> Decimal:
+    return User.objects.values_list("credit", flat=True).get(pk=user_id)
+
+
+def credit_transaction_list(*, user_id: int) -> QuerySet[CreditTransaction]:
+    """The customer's ledger, newest first."""
+    return CreditTransaction.objects.filter(user_id=user_id).order_by("-created_at", "-id")

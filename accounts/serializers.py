@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
@@ -8,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import PhoneNumber, User
+from .models import CreditTransaction, PhoneNumber, User
 from .otp import OTP_LENGTH
 from .phones import normalize_phone
 
@@ -105,3 +106,54 @@ class MeOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "name", "phone", "phones", "credit", "date_joined"]
+
+
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+def _money_field(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=MAX_AMOUNT,
+        **kwargs,
+    )
+
+
+class TopUpInputSerializer(serializers.Serializer):
+    amount = _money_field(required=False, help_text="Amount to add, > 0, two decimals at most.")
+    credit = _money_field(required=False, help_text="Alias of amount (seed 003).")
+    customer = serializers.CharField(
+        required=False, max_length=64, help_text="Staff only: the customer's id or phone."
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict) and isinstance(data.get("customer"), int):
+            data = {**data, "customer": str(data["customer"])}
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        amount, alias = attrs.pop("amount", None), attrs.pop("credit", None)
+        if amount is None and alias is None:
+            raise serializers.ValidationError({"amount": ["This field is required."]})
+        if amount is not None and alias is not None and amount != alias:
+            raise serializers.ValidationError(
+                {"amount": ["Send amount or credit (its alias), not two different values."]}
+            )
+        attrs["amount"] = amount if amount is not None else alias
+        return attrs
+
+
+class BalanceSerializer(serializers.Serializer):
+    balance = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class TopUpOutputSerializer(BalanceSerializer):
+    message = serializers.CharField()
+
+
+class CreditTransactionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CreditTransaction
+        fields = ["id", "amount", "kind", "balance_after", "invoice_id", "created_at"]

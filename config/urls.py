@@ -10,7 +10,8 @@ from .views import HealthApi
 
 api_v1 = [
     *route("health/", HealthApi.as_view(), name="health"),
-    path("auth/", include("accounts.urls")),
+    path("", include("accounts.urls")),
+    path("", include("plans.urls")),
 ]
 
 urlpatterns = [

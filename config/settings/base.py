@@ -168,6 +168,11 @@ MAX_PHONES_PER_ACCOUNT = 5
 SMS_BACKEND = env_str("SMS_BACKEND", "console")
 SMS_FILE_PATH = env_str("SMS_FILE_PATH", str(BASE_DIR / "var" / "sms"))
 
+# --- Credit ---------------------------------------------------------------------------------------
+
+# When false, only staff can add credit (to any customer, with the top-up's ``customer`` field).
+ALLOW_SELF_TOP_UP = env_bool("ALLOW_SELF_TOP_UP", True)
+
 # --- REST framework and OpenAPI ------------------------------------------------------------------
 
 REST_FRAMEWORK = {

@@ -1,0 +1,119 @@
+"""
+The one place that moves credit. Every change of balance locks the customer's row, checks
+the new balance (never below zero, never above ``MAX_BALANCE``), updates it and writes its
+ledger line in the same transaction; the database's check constraints back this up.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.exceptions import ApplicationError
+
+from .models import MAX_BALANCE, CreditTransaction, User
+from .signals import credit_added
+
+logger = logging.getLogger(__name__)
+Kind = CreditTransaction.Kind
+
+
+class InsufficientCredit(ApplicationError):
+    def __init__(self, *, needed: Decimal, balance: Decimal) -> None:
+        super().__init__(
+            f"Your credit ({balance}) does not cover {needed}. Please top up.",
+            code="insufficient_credit",
+            status_code=402,
+        )
+        self.needed = needed
+        self.balance = balance
+
+
+def _move(
+    *,
+    user_id: int,
+    amount: Decimal,
+    kind: str,
+    invoice_id: int | None = None,
+    note: str = "",
+    by: User | None = None,
+    now: datetime | None = None,
+) -> CreditTransaction:
+    if amount == 0:
+        raise ApplicationError("The amount must not be zero.", code="invalid")
+    with transaction.atomic():
+        balance = User.objects.select_for_update().values_list("credit", flat=True).get(pk=user_id)
+        new_balance = balance + amount
+        if new_balance < 0:
+            raise InsufficientCredit(needed=-amount, balance=balance)
+        if new_balance > MAX_BALANCE:
+            message = f"The balance can't exceed {MAX_BALANCE}."
+            raise ApplicationError(
+                message, code="balance_limit_exceeded", errors={"amount": [message]}
+            )
+        User.objects.filter(pk=user_id).update(credit=new_balance)
+        return CreditTransaction.objects.create(
+            user_id=user_id,
+            amount=amount,
+            kind=kind,
+            balance_after=new_balance,
+            invoice_id=invoice_id,
+            note=note,
+            created_by=by,
+            created_at=now or timezone.now(),
+        )
+
+
+def _announce(entry: CreditTransaction) -> None:
+    # After the money is saved; a failing listener must not undo a top-up.
+    for receiver, result in credit_added.send_robust(
+        sender=CreditTransaction, user_id=entry.user_id, transaction=entry
+    ):
+        if isinstance(result, Exception):
+            logger.error(
+                "credit_added listener %r failed for user %s",
+                receiver,
+                entry.user_id,
+                exc_info=result,
+            )
+
+
+def credit_top_up(
+    *,
+    user_id: int,
+    amount: Decimal,
+    by: User | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> CreditTransaction:
+    """Add ``amount`` (> 0) to the customer's credit, then announce ``credit_added``."""
+    if amount <= 0:
+        raise ApplicationError("A top-up must be positive.", code="invalid")
+    entry = _move(user_id=user_id, amount=amount, kind=Kind.TOP_UP, by=by, note=note, now=now)
+    _announce(entry)
+    return entry
+
+
+def credit_adjust(
+    *, user_id: int, amount: Decimal, by: User | None, note: str, now: datetime | None = None
+) -> CreditTransaction:
+    """A staff correction, either sign; the balance still can't go below zero."""
+    entry = _move(user_id=user_id, amount=amount, kind=Kind.ADJUSTMENT, by=by, note=note, now=now)
+    if amount > 0:
+        _announce(entry)
+    return entry
+
+
+def credit_pay_invoice(
+    *, user_id: int, amount: Decimal, invoice_id: int, now: datetime | None = None
+) -> CreditTransaction:
+    """Debit ``amount`` (> 0) for an invoice, or raise ``InsufficientCredit`` (402)."""
+    if amount <= 0:
+        raise ApplicationError("A payment must be positive.", code="invalid")
+    return _move(
+        user_id=user_id, amount=-amount, kind=Kind.INVOICE_PAYMENT, invoice_id=invoice_id, now=now
+    )

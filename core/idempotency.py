@@ -1,0 +1,114 @@
+"""
+``Idempotency-Key`` for writes that move money (top-up, purchase).
+
+The first request with a key runs inside a transaction that holds the key's row, and stores its
+response (any status below 500) in the same transaction. A retry with the same key and body
+replays that response and moves no money; a concurrent retry waits for the first to finish. The
+same key with a different body, or on another endpoint, is ``409 idempotency_key_reused``. Keys
+are forgotten after ``IDEMPOTENCY_KEY_TTL`` (24 hours).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .exceptions import ApplicationError
+from .models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def request_fingerprint(request: Request) -> str:
+    """What makes two requests "the same": method, route (slash or not) and the JSON body."""
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+    route = request.path.rstrip("/")
+    return hashlib.sha256(f"{request.method}\n{route}\n{body}".encode()).hexdigest()
+
+
+def _read_key(request: Request) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not _VALID_KEY.match(key):
+        message = f"{HEADER} must be 1 to 255 visible ASCII characters."
+        raise ApplicationError(message, code="invalid", errors={HEADER: [message]})
+    return key
+
+
+def _claim(*, user_id: int, key: str, fingerprint: str, now: datetime) -> IdempotencyKey:
+    """Lock the key's row, creating it (or recycling an expired one) for a first request."""
+    record, created = IdempotencyKey.objects.select_for_update().get_or_create(
+        user_id=user_id, key=key, defaults={"fingerprint": fingerprint, "created_at": now}
+    )
+    if not created and record.created_at <= now - IDEMPOTENCY_KEY_TTL:
+        record.fingerprint = fingerprint
+        record.created_at = now
+        record.response_status = None
+        record.response_body = None
+        record.save()
+    return record
+
+
+def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
+    """Decorate an authenticated APIView method so that it honours ``Idempotency-Key``."""
+
+    @wraps(handler)
+    def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = _read_key(request)
+        if key is None:
+            return handler(view, request, *args, **kwargs)
+        fingerprint = request_fingerprint(request)
+        with transaction.atomic():
+            record = _claim(
+                user_id=request.user.pk, key=key, fingerprint=fingerprint, now=timezone.now()
+            )
+            if record.fingerprint != fingerprint:
+                raise ApplicationError(
+                    f"This {HEADER} was already used with a different request.",
+                    code="idempotency_key_reused",
+                    status_code=409,
+                )
+            if record.response_status is not None:
+                return Response(
+                    record.response_body,
+                    status=record.response_status,
+                    headers={"Idempotent-Replayed": "true"},
+                )
+            try:
+                with transaction.atomic():
+                    response = handler(view, request, *args, **kwargs)
+            except Exception as exc:
+                # A refusal (4xx) is an answer too and is replayed; anything else re-raises
+                # here, rolling the key back so that the client may retry.
+                response = view.handle_exception(exc)
+            if response.status_code >= 500:
+                transaction.set_rollback(True)
+                return response
+            record.response_status = response.status_code
+            record.response_body = response.data
+            record.save(update_fields=["response_status", "response_body"])
+        return response
+
+    return wrapper
+
+
+def idempotency_keys_prune(*, now: datetime | None = None) -> int:
+    """Delete keys older than the TTL; return how many."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_KEY_TTL
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lte=cutoff).delete()
+    return deleted

@@ -1,0 +1,77 @@
+"""The plan catalogue: everyone authenticated reads it, superusers edit it."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import services
+from .models import Plan
+from .permissions import IsSuperuserOrReadOnly
+from .selectors import plan_list, plan_visible_to
+from .serializers import PlanSerializer
+
+ARCHIVED = OpenApiParameter(
+    "archived", OpenApiTypes.BOOL, description="Superusers: list archived plans instead."
+)
+
+
+class PlanListApi(ListAPIView):
+    permission_classes = [IsSuperuserOrReadOnly]
+    serializer_class = PlanSerializer
+
+    def get_queryset(self):
+        archived = self.request.query_params.get("archived", "").lower() in {"true", "1"}
+        return plan_list(user=self.request.user, archived=archived)
+
+    @extend_schema(tags=["plans"], parameters=[ARCHIVED], summary="List purchasable plans")
+    def get(self, request: Request) -> Response:
+        return self.list(request)
+
+    @extend_schema(tags=["plans"], summary="Add a plan (superuser)")
+    def post(self, request: Request) -> Response:
+        data = PlanSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        plan = services.plan_create(**data.validated_data)
+        return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+
+class PlanDetailApi(GenericAPIView):
+    permission_classes = [IsSuperuserOrReadOnly]
+    serializer_class = PlanSerializer
+
+    def get_plan(self, plan_id: int) -> Plan:
+        return get_object_or_404(plan_visible_to(user=self.request.user), pk=plan_id)
+
+    @extend_schema(tags=["plans"], summary="A plan")
+    def get(self, request: Request, plan_id: int) -> Response:
+        return Response(PlanSerializer(self.get_plan(plan_id)).data)
+
+    def _update(self, request: Request, plan_id: int, *, partial: bool) -> Response:
+        plan = self.get_plan(plan_id)
+        data = PlanSerializer(plan, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        plan = services.plan_update(plan=plan, **data.validated_data)
+        return Response(PlanSerializer(plan).data)
+
+    @extend_schema(tags=["plans"], summary="Change a plan (superuser)")
+    def put(self, request: Request, plan_id: int) -> Response:
+        return self._update(request, plan_id, partial=False)
+
+    @extend_schema(tags=["plans"], summary="Change some of a plan's terms (superuser)")
+    def patch(self, request: Request, plan_id: int) -> Response:
+        return self._update(request, plan_id, partial=True)
+
+    @extend_schema(
+        tags=["plans"],
+        responses={204: None},
+        summary="Archive a plan (superuser): no longer listed or purchasable",
+    )
+    def delete(self, request: Request, plan_id: int) -> Response:
+        services.plan_archive(plan=self.get_plan(plan_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
