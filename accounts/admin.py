@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .models import OneTimePassword, PhoneNumber, User
+from .credit import credit_adjust
+from .models import MAX_BALANCE, CreditTransaction, OneTimePassword, PhoneNumber, User
+
+LEDGER_LINES_SHOWN = 20
 
 
 class UserCreationForm(BaseUserCreationForm):
@@ -30,11 +35,34 @@ class PhoneNumberInline(admin.TabularInline):
     readonly_fields = ("is_primary", "verified_at", "created_at")
 
 
+class CreditTransactionInline(admin.TabularInline):
+    """The customer's latest ledger lines, read-only (the whole ledger: Credit transactions)."""
+
+    model = CreditTransaction
+    fk_name = "user"
+    extra = 0
+    can_delete = False
+    verbose_name_plural = f"Latest {LEDGER_LINES_SHOWN} credit transactions"
+    fields = ("created_at", "kind", "amount", "balance_after", "invoice_id", "note", "created_by")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest):
+        queryset = super().get_queryset(request).select_related("created_by")
+        latest = queryset.order_by("-created_at", "-id").values_list("pk", flat=True)
+        return queryset.filter(pk__in=list(latest[:LEDGER_LINES_SHOWN]))
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     add_form = UserCreationForm
     form = CustomerChangeForm
-    inlines = [PhoneNumberInline]
+    inlines = [PhoneNumberInline, CreditTransactionInline]
     list_display = ("phone", "name", "credit", "is_active", "is_staff", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser", "date_joined")
     search_fields = ("phone", "name", "phones__phone")
@@ -100,3 +128,75 @@ class OneTimePasswordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class CreditAdjustmentForm(forms.ModelForm):
+    """The admin's "add" form for the ledger: a staff adjustment through the credit service."""
+
+    amount = forms.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="Positive adds credit, negative removes it (never below zero).",
+    )
+    note = forms.CharField(max_length=255, help_text="Why: shown in the ledger.")
+
+    class Meta:
+        model = CreditTransaction
+        fields = ("user", "amount", "note")
+
+    def clean_amount(self) -> Decimal:
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError("An adjustment can't be zero.")
+        return amount
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        user, amount = cleaned.get("user"), cleaned.get("amount")
+        if user is not None and amount is not None:
+            # The credit service checks again under a row lock; this gives a friendly message.
+            if user.credit + amount < 0:
+                self.add_error("amount", f"The customer's credit is only {user.credit}.")
+            elif user.credit + amount > MAX_BALANCE:
+                self.add_error("amount", f"The balance can't exceed {MAX_BALANCE}.")
+        return cleaned
+
+
+@admin.register(CreditTransaction)
+class CreditTransactionAdmin(admin.ModelAdmin):
+    """The ledger is append-only: lines are never edited; "add" makes a staff adjustment."""
+
+    form = CreditAdjustmentForm
+    list_display = ("created_at", "user", "kind", "amount", "balance_after", "invoice_id")
+    list_filter = ("kind", "created_at")
+    search_fields = ("user__phone", "user__name", "note")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    date_hierarchy = "created_at"
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is None:
+            return ("user", "amount", "note")
+        return (
+            "user", "kind", "amount", "balance_after", "invoice_id", "note", "created_by",
+            "created_at",
+        )  # fmt: skip
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.get_fields(request, obj) if obj is not None else ()
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: CreditTransaction, form: Any, change: bool):
+        entry = credit_adjust(
+            user_id=obj.user_id,
+            amount=form.cleaned_data["amount"],
+            by=request.user,
+            note=form.cleaned_data["note"],
+        )
+        # The admin goes on with the saved line (its log entry, its redirect).
+        obj.__dict__.update({k: v for k, v in entry.__dict__.items() if not k.startswith("_")})

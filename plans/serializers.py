@@ -5,7 +5,7 @@ from rest_framework import serializers
 from .models import Plan
 
 MAX_AMOUNT = Decimal("9999999999.99")
-# A subscription lasts payment_cycle × total_valid_months days: keep that within reason.
+# A subscription lasts payment_cycle * total_valid_months days: keep that within reason.
 MAX_CYCLE_DAYS = 3660
 MAX_CYCLES = 1200
 

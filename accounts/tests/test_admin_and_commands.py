@@ -1,6 +1,9 @@
+from decimal import Decimal
+
 import pytest
 from django.core.management import call_command
 
+from accounts.credit import credit_top_up
 from accounts.models import PhoneNumber, User
 
 from .factories import UserFactory
@@ -120,3 +123,69 @@ def test_admin_adds_a_customer_with_a_verified_primary_phone(admin_client, api_c
         "/api/v1/auth/token/", {"phone": "01516100100", "password": "walk-in-secret-7"}
     )
     assert login.status_code == 200
+
+
+def test_admin_customer_page_shows_balance_and_latest_ledger(admin_client):
+    customer = UserFactory()
+    for amount in ("10.00", "20.00"):
+        credit_top_up(user_id=customer.pk, amount=Decimal(amount))
+
+    page = admin_client.get(f"/admin/accounts/user/{customer.pk}/change/").content.decode()
+
+    assert "30.00" in page
+    assert "Latest 20 credit transactions" in page
+    assert page.count("Top-up") >= 2
+
+
+def test_admin_adjusts_credit_through_the_credit_service(admin_client):
+    customer = UserFactory()
+    credit_top_up(user_id=customer.pk, amount=Decimal("50"))
+
+    response = admin_client.post(
+        "/admin/accounts/credittransaction/add/",
+        {"user": customer.pk, "amount": "-20.25", "note": "Refund of a duplicate top-up"},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    customer.refresh_from_db()
+    assert customer.credit == Decimal("29.75")
+    line = customer.credit_transactions.order_by("-id").first()
+    assert (line.kind, line.amount, line.balance_after) == (
+        "adjustment",
+        Decimal("-20.25"),
+        Decimal("29.75"),
+    )
+    assert line.created_by.is_superuser
+    assert line.note == "Refund of a duplicate top-up"
+
+
+def test_admin_adjustment_below_zero_is_a_form_error(admin_client):
+    customer = UserFactory()
+
+    response = admin_client.post(
+        "/admin/accounts/credittransaction/add/",
+        {"user": customer.pk, "amount": "-1", "note": "oops"},
+    )
+
+    assert response.status_code == 200
+    assert "credit is only" in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.credit == 0
+    assert not customer.credit_transactions.exists()
+
+
+def test_admin_ledger_lines_cannot_be_edited_or_deleted(admin_client):
+    customer = UserFactory()
+    line = credit_top_up(user_id=customer.pk, amount=Decimal("5"))
+
+    admin_client.post(
+        f"/admin/accounts/credittransaction/{line.pk}/change/",
+        {"user": customer.pk, "amount": "500", "note": "x"},
+    )
+    delete = admin_client.post(
+        f"/admin/accounts/credittransaction/{line.pk}/delete/", {"post": "yes"}
+    )
+
+    assert delete.status_code == 403
+    line.refresh_from_db()
+    assert line.amount == Decimal("5.00")
