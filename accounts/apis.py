@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
@@ -13,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.idempotency import idempotent
+from core.idempotency import IDEMPOTENCY_KEY, idempotent
 
 from . import services
 from .credit import credit_top_up
@@ -218,7 +217,7 @@ class PasswordResetConfirmApi(PublicApi):
         return _message("Your password has been reset. Please log in again.")
 
 
-# --- Credit -------------------------------------------------------------------------------------
+# --- Credit --------------------------------------------------------------------------------------
 
 
 class CreditApi(APIView):
@@ -235,14 +234,6 @@ class CreditTransactionListApi(ListAPIView):
 
     def get_queryset(self):
         return credit_transaction_list(user_id=self.request.user.pk)
-
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Retry-safe key: the same key and body replay the first response.",
-)
 
 
 class TopUpApi(APIView):

@@ -12,6 +12,8 @@ api_v1 = [
     *route("health/", HealthApi.as_view(), name="health"),
     path("", include("accounts.urls")),
     path("", include("plans.urls")),
+    path("", include("subscriptions.urls")),
+    path("", include("invoices.urls")),
 ]
 
 urlpatterns = [

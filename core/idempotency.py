@@ -21,6 +21,8 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +31,12 @@ from .exceptions import ApplicationError
 from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Retry-safe key: the same key and body replay the first response.",
+)
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "phonenumber_field",
     "core",
     "accounts",
@@ -168,10 +169,16 @@ MAX_PHONES_PER_ACCOUNT = 5
 SMS_BACKEND = env_str("SMS_BACKEND", "console")
 SMS_FILE_PATH = env_str("SMS_FILE_PATH", str(BASE_DIR / "var" / "sms"))
 
-# --- Credit ---------------------------------------------------------------------------------------
+# --- Credit --------------------------------------------------------------------------------------
 
 # When false, only staff can add credit (to any customer, with the top-up's ``customer`` field).
 ALLOW_SELF_TOP_UP = env_bool("ALLOW_SELF_TOP_UP", True)
+
+# --- Billing -------------------------------------------------------------------------------------
+
+# How long a billing "day" lasts: 86400 in production; a few seconds for a demo or an
+# end-to-end test, so cycles pass while you watch. Copied into each subscription at purchase.
+BILLING_DAY_SECONDS = env_int("BILLING_DAY_SECONDS", 86400, minimum=1)
 
 # --- REST framework and OpenAPI ------------------------------------------------------------------
 

@@ -1,0 +1,161 @@
+"""
+Endpoints that bill: purchase, cancel and (de)activation of subscriptions, and the invoices.
+They live here, beside the billing engine, because subscriptions never import invoices.
+"""
+
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.exceptions import ApplicationError
+from core.idempotency import IDEMPOTENCY_KEY, idempotent
+from subscriptions.serializers import SubscriptionSerializer
+
+from . import billing
+from .filters import InvoiceFilter
+from .selectors import invoice_list, invoice_statistics
+from .serializers import (
+    ActivationInputSerializer,
+    InvoiceSerializer,
+    InvoiceStatisticsSerializer,
+    PurchaseInputSerializer,
+)
+
+
+def _subscription_envelope(name: str):
+    return inline_serializer(
+        name, {"message": serializers.CharField(), "data": SubscriptionSerializer()}
+    )
+
+
+class PurchasePlanApi(APIView):
+    @extend_schema(
+        tags=["subscriptions"],
+        request=PurchaseInputSerializer,
+        responses={201: _subscription_envelope("PurchaseResult")},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Buy a plan; its first period is invoiced and paid from credit at once",
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = PurchaseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        subscription = billing.subscription_purchase(
+            user_id=request.user.pk, plan_id=data.validated_data["plan"]
+        )
+        return Response(
+            {
+                "message": "Purchase Plan Successful",
+                "data": SubscriptionSerializer(subscription).data,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class CancelPlanApi(APIView):
+    @extend_schema(
+        tags=["subscriptions"],
+        request=None,
+        responses={201: _subscription_envelope("CancelResult")},
+        summary="Cancel a subscription of a cancellable plan (no refund)",
+    )
+    def post(self, request: Request, subscription_id: int) -> Response:
+        try:
+            subscription = billing.subscription_cancel(
+                user_id=request.user.pk, subscription_id=subscription_id
+            )
+        except billing.SubscriptionNotCancellable as refusal:
+            raise ApplicationError(
+                refusal.message,
+                code=refusal.code,
+                status_code=refusal.status_code,
+                data=SubscriptionSerializer(refusal.subscription).data,
+            ) from None
+        return Response(
+            {
+                "message": "Plan cancelled successfully",
+                "data": SubscriptionSerializer(subscription).data,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        tags=["subscriptions"],
+        request=None,
+        responses={201: _subscription_envelope("CancelResultPut")},
+        summary="Cancel a subscription (PUT spelling)",
+    )
+    def put(self, request: Request, subscription_id: int) -> Response:
+        return self.post(request, subscription_id)
+
+
+class SubscriptionActivationApi(APIView):
+    def _set(self, request: Request, subscription_id: int) -> Response:
+        data = ActivationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        subscription = billing.subscription_set_active(
+            user_id=request.user.pk,
+            subscription_id=subscription_id,
+            active=data.validated_data["is_active"],
+        )
+        return Response(SubscriptionSerializer(subscription).data)
+
+    @extend_schema(
+        tags=["subscriptions"],
+        request=ActivationInputSerializer,
+        responses={200: SubscriptionSerializer},
+        summary="Pause (false) or reactivate (true) a subscription",
+    )
+    def put(self, request: Request, subscription_id: int) -> Response:
+        return self._set(request, subscription_id)
+
+    @extend_schema(
+        tags=["subscriptions"],
+        request=ActivationInputSerializer,
+        responses={200: SubscriptionSerializer},
+        summary="Pause (false) or reactivate (true) a subscription",
+    )
+    def patch(self, request: Request, subscription_id: int) -> Response:
+        return self._set(request, subscription_id)
+
+
+class _OwnInvoices(GenericAPIView):
+    serializer_class = InvoiceSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = InvoiceFilter
+
+    def get_queryset(self):
+        return invoice_list(user_id=self.request.user.pk)
+
+
+@extend_schema(tags=["invoices"], summary="Your invoices, newest first")
+class InvoiceListApi(_OwnInvoices, ListAPIView):
+    pass
+
+
+@extend_schema(tags=["invoices"], summary="One of your invoices")
+class InvoiceDetailApi(RetrieveAPIView):
+    serializer_class = InvoiceSerializer
+    lookup_url_kwarg = "invoice_id"
+
+    def get_queryset(self):
+        return invoice_list(user_id=self.request.user.pk)
+
+
+class InvoiceStatisticsApi(_OwnInvoices):
+    pagination_class = None
+
+    @extend_schema(
+        tags=["invoices"],
+        responses={200: InvoiceStatisticsSerializer},
+        summary="Counts and sums of your invoices (same filters as the list)",
+    )
+    def get(self, request: Request) -> Response:
+        invoices = self.filter_queryset(self.get_queryset())
+        return Response(invoice_statistics(invoices=invoices))

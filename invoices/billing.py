@@ -1,0 +1,387 @@
+"""
+The billing engine: every change to a subscription's life and every invoice goes through here.
+
+Each public function takes an explicit ``now`` (``timezone.now()`` when omitted), runs in one
+transaction and locks rows in a fixed order: the customer, then their subscriptions, then
+invoices. Holding the customer's lock, :func:`_customer_catch_up` first processes every
+period boundary the customer's subscriptions have passed, in time order, so each function
+sees the subscriptions as they should be at ``now``; that is also how :func:`bill_due`
+catches up after downtime. A period is billed at most once: the subscription row is locked and
+re-read, and ``(subscription, period_index)`` is unique in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.credit import InsufficientCredit, credit_pay_invoice
+from accounts.models import User
+from core.exceptions import ApplicationError, NotFoundError
+from plans.models import Plan
+from subscriptions.models import Subscription
+
+from .models import Invoice
+
+logger = logging.getLogger(__name__)
+Status = Subscription.Status
+LIVE = Subscription.LIVE_STATUSES
+
+
+@dataclass
+class BillingReport:
+    """What a billing run did, for logs and the ``bill`` command."""
+
+    customers: int = 0
+    invoices_paid: int = 0
+    invoices_unpaid: int = 0
+    invoices_voided: int = 0
+    suspended: int = 0
+    resumed: int = 0
+    expired: int = 0
+
+    def __iadd__(self, other: BillingReport) -> BillingReport:
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+        return self
+
+    def __str__(self) -> str:
+        return ", ".join(
+            f"{field.name.replace('_', ' ')}: {getattr(self, field.name)}" for field in fields(self)
+        )
+
+
+class SubscriptionNotCancellable(ApplicationError):
+    def __init__(self, subscription: Subscription) -> None:
+        super().__init__("Plan is not cancellable", code="not_cancellable", status_code=409)
+        self.subscription = subscription
+
+
+def _subscription_ended(subscription: Subscription) -> ApplicationError:
+    return ApplicationError(
+        f"This subscription is {subscription.status}; it can't change any more.",
+        code="subscription_ended",
+        status_code=409,
+    )
+
+
+# --- Internals: the caller holds the customer's lock ---------------------------------------------
+
+
+def _lock_customer(user_id: int) -> None:
+    User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True).get()
+
+
+def _own_subscription(*, user_id: int, subscription_id: int) -> Subscription:
+    subscription = (
+        Subscription.objects.select_for_update().filter(pk=subscription_id, user_id=user_id).first()
+    )
+    if subscription is None:
+        raise NotFoundError("You have no subscription with this id.")
+    return subscription
+
+
+def _invoice_issue(subscription: Subscription, index: int) -> Invoice:
+    return Invoice.objects.create(
+        subscription=subscription,
+        user_id=subscription.user_id,
+        period_index=index,
+        period_start=subscription.period_start(index),
+        period_end=subscription.period_end(index),
+        plan_name=subscription.plan_name,
+        amount=subscription.plan_amount,
+        status=Invoice.Status.UNPAID,
+        issued_at=subscription.period_start(index),
+    )
+
+
+def _invoice_pay(invoice: Invoice, now: datetime) -> None:
+    """Debit the invoice from credit, or raise ``InsufficientCredit`` and leave it unpaid."""
+    entry = credit_pay_invoice(
+        user_id=invoice.user_id, amount=invoice.amount, invoice_id=invoice.pk, now=now
+    )
+    invoice.status = Invoice.Status.PAID
+    invoice.paid_at = now
+    invoice.payment = entry
+    invoice.save(update_fields=["status", "paid_at", "payment"])
+
+
+def _invoice_try_pay(invoice: Invoice, now: datetime) -> bool:
+    try:
+        _invoice_pay(invoice, now)
+    except InsufficientCredit:
+        return False
+    return True
+
+
+def _void_unpaid(
+    subscription: Subscription, now: datetime, *, before_index: int | None = None
+) -> int:
+    unpaid = Invoice.objects.filter(subscription=subscription, status=Invoice.Status.UNPAID)
+    if before_index is not None:
+        unpaid = unpaid.filter(period_index__lt=before_index)
+    return unpaid.update(status=Invoice.Status.VOID, voided_at=now)
+
+
+def _end(subscription: Subscription, status: str, *, at: datetime, now: datetime) -> int:
+    subscription.status = status
+    subscription.ended_at = at
+    subscription.next_billing_at = None
+    return _void_unpaid(subscription, now)
+
+
+def _advance(subscription: Subscription, now: datetime, report: BillingReport) -> None:
+    """Process the boundary at ``subscription.next_billing_at`` (which is not after ``now``)."""
+    boundary = subscription.next_billing_at
+    index = subscription.current_period_index + 1
+    if index >= subscription.plan_months_validity:
+        report.invoices_voided += _end(subscription, Status.EXPIRED, at=boundary, now=now)
+        report.expired += 1
+        return
+    subscription.current_period_index = index
+    subscription.next_billing_at = subscription.period_start(index + 1)
+    if subscription.status != Status.ACTIVE:
+        return  # a period that starts while paused or suspended is never billed
+    invoice = _invoice_issue(subscription, index)
+    if _invoice_try_pay(invoice, now):
+        report.invoices_paid += 1
+    else:
+        subscription.status = Status.SUSPENDED
+        report.invoices_unpaid += 1
+        report.suspended += 1
+
+
+def _customer_catch_up(user_id: int, now: datetime, report: BillingReport) -> None:
+    """Process every boundary the customer's live subscriptions passed by ``now``, in time order."""
+    due = list(
+        Subscription.objects.select_for_update()
+        .filter(user_id=user_id, status__in=LIVE, next_billing_at__lte=now)
+        .order_by("id")
+    )
+    if due:
+        report.customers += 1
+    changed = set()
+    while True:
+        pending = [s for s in due if s.next_billing_at is not None and s.next_billing_at <= now]
+        if not pending:
+            break
+        # One boundary at a time, earliest first: they compete for the same credit.
+        subscription = min(pending, key=lambda s: (s.next_billing_at, s.pk))
+        _advance(subscription, now, report)
+        changed.add(subscription)
+    for subscription in changed:
+        subscription.save()
+
+
+def _bill_current_period(subscription: Subscription, now: datetime) -> bool:
+    """
+    Make sure the current period is paid: void unpaid invoices of periods that are over, then
+    pay the current one (issuing it if needed). False, with nothing issued, if credit is short.
+    """
+    index = subscription.current_period_index
+    _void_unpaid(subscription, now, before_index=index)
+    invoice = Invoice.objects.filter(subscription=subscription, period_index=index).first()
+    if invoice is not None and invoice.status == Invoice.Status.PAID:
+        return True
+    if invoice is None:
+        balance = User.objects.values_list("credit", flat=True).get(pk=subscription.user_id)
+        if balance < subscription.plan_amount:
+            return False
+        invoice = _invoice_issue(subscription, index)
+    elif invoice.status == Invoice.Status.VOID:
+        invoice.status, invoice.voided_at = Invoice.Status.UNPAID, None
+        invoice.save(update_fields=["status", "voided_at"])
+    return _invoice_try_pay(invoice, now)
+
+
+# --- Public services -----------------------------------------------------------------------------
+
+
+def subscription_purchase(
+    *, user_id: int, plan_id: int, now: datetime | None = None
+) -> Subscription:
+    """Subscribe to a purchasable plan and pay its first period at once (402: nothing happens)."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            _lock_customer(user_id)
+            _customer_catch_up(user_id, now, BillingReport())
+            plan = Plan.objects.purchasable().filter(pk=plan_id).first()
+            if plan is None:
+                raise NotFoundError("There is no purchasable plan with this id.")
+            if Subscription.objects.filter(user_id=user_id, plan=plan, status__in=LIVE).exists():
+                raise _already_subscribed()
+            period_seconds = plan.payment_cycle * settings.BILLING_DAY_SECONDS
+            subscription = Subscription(
+                user_id=user_id,
+                plan=plan,
+                plan_name=plan.name,
+                plan_amount=plan.amount,
+                plan_payment_cycle=plan.payment_cycle,
+                plan_months_validity=plan.total_valid_months,
+                plan_cancellable=plan.is_cancellable,
+                period_seconds=period_seconds,
+                status=Status.ACTIVE,
+                start_at=now,
+                created_at=now,
+            )
+            subscription.end_at = subscription.period_start(plan.total_valid_months)
+            subscription.next_billing_at = subscription.period_start(1)
+            subscription.save()
+            _invoice_pay(_invoice_issue(subscription, 0), now)
+    except IntegrityError:
+        # The database's one-live-subscription-per-plan rule caught a race.
+        raise _already_subscribed() from None
+    logger.info(
+        "Customer %s subscribed to %s (subscription %s)", user_id, plan.name, subscription.pk
+    )
+    return subscription
+
+
+def _already_subscribed() -> ApplicationError:
+    return ApplicationError(
+        "You already have a live subscription to this plan.",
+        code="already_subscribed",
+        status_code=409,
+    )
+
+
+def subscription_bill(*, subscription_id: int, now: datetime | None = None) -> BillingReport:
+    """Bill what is due for the subscription's customer (the scheduler job's entry point)."""
+    now = now or timezone.now()
+    report = BillingReport()
+    user_id = (
+        Subscription.objects.filter(pk=subscription_id).values_list("user_id", flat=True).first()
+    )
+    if user_id is None:
+        return report
+    with transaction.atomic():
+        _lock_customer(user_id)
+        _customer_catch_up(user_id, now, report)
+    return report
+
+
+def bill_due(
+    *, now: datetime | None = None, progress: Callable[[int], object] | None = None
+) -> BillingReport:
+    """Process every period start up to ``now`` of every live subscription, in order, once."""
+    now = now or timezone.now()
+    report = BillingReport()
+    user_ids = list(
+        Subscription.objects.filter(status__in=LIVE, next_billing_at__lte=now)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    for user_id in user_ids:
+        with transaction.atomic():
+            _lock_customer(user_id)
+            _customer_catch_up(user_id, now, report)
+        if progress is not None:
+            progress(1)
+    return report
+
+
+def bill_due_count(*, now: datetime | None = None) -> int:
+    """How many customers :func:`bill_due` would visit."""
+    now = now or timezone.now()
+    return (
+        Subscription.objects.filter(status__in=LIVE, next_billing_at__lte=now)
+        .values("user_id")
+        .distinct()
+        .count()
+    )
+
+
+def subscriptions_settle(*, user_id: int, now: datetime | None = None) -> list[Subscription]:
+    """After credit arrived: resume the customer's suspended subscriptions, oldest first."""
+    now = now or timezone.now()
+    resumed = []
+    with transaction.atomic():
+        _lock_customer(user_id)
+        _customer_catch_up(user_id, now, BillingReport())
+        suspended = (
+            Subscription.objects.select_for_update()
+            .filter(user_id=user_id, status=Status.SUSPENDED)
+            .order_by("created_at", "id")
+        )
+        for subscription in suspended:
+            if _bill_current_period(subscription, now):
+                subscription.status = Status.ACTIVE
+                subscription.save(update_fields=["status", "updated_at"])
+                resumed.append(subscription)
+    for subscription in resumed:
+        logger.info("Subscription %s resumed after a top-up", subscription.pk)
+    return resumed
+
+
+def subscription_pause(
+    *, user_id: int, subscription_id: int, now: datetime | None = None
+) -> Subscription:
+    """Deactivate: no period starting while paused is billed. Pausing twice changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_customer(user_id)
+        _customer_catch_up(user_id, now, BillingReport())
+        subscription = _own_subscription(user_id=user_id, subscription_id=subscription_id)
+        if not subscription.is_live:
+            raise _subscription_ended(subscription)
+        if subscription.status != Status.PAUSED:
+            subscription.status = Status.PAUSED
+            subscription.paused_at = now
+            subscription.save(update_fields=["status", "paused_at", "updated_at"])
+    return subscription
+
+
+def subscription_reactivate(
+    *, user_id: int, subscription_id: int, now: datetime | None = None
+) -> Subscription:
+    """Make a paused (or suspended) subscription active, paying the current period if unpaid."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_customer(user_id)
+        _customer_catch_up(user_id, now, BillingReport())
+        subscription = _own_subscription(user_id=user_id, subscription_id=subscription_id)
+        if not subscription.is_live:
+            raise _subscription_ended(subscription)
+        if subscription.status == Status.ACTIVE:
+            return subscription
+        if not _bill_current_period(subscription, now):
+            balance = User.objects.values_list("credit", flat=True).get(pk=user_id)
+            raise InsufficientCredit(needed=subscription.plan_amount, balance=balance)
+        subscription.status = Status.ACTIVE
+        subscription.paused_at = None
+        subscription.save(update_fields=["status", "paused_at", "updated_at"])
+    return subscription
+
+
+def subscription_set_active(
+    *, user_id: int, subscription_id: int, active: bool, now: datetime | None = None
+) -> Subscription:
+    if active:
+        return subscription_reactivate(user_id=user_id, subscription_id=subscription_id, now=now)
+    return subscription_pause(user_id=user_id, subscription_id=subscription_id, now=now)
+
+
+def subscription_cancel(
+    *, user_id: int, subscription_id: int, now: datetime | None = None
+) -> Subscription:
+    """Cancel a cancellable plan's subscription: no more invoices, no refund."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_customer(user_id)
+        _customer_catch_up(user_id, now, BillingReport())
+        subscription = _own_subscription(user_id=user_id, subscription_id=subscription_id)
+        if not subscription.is_live:
+            raise _subscription_ended(subscription)
+        if not subscription.plan_cancellable:
+            raise SubscriptionNotCancellable(subscription)
+        _end(subscription, Status.CANCELLED, at=now, now=now)
+        subscription.save()
+    return subscription

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import CreditTransaction
+from subscriptions.models import Subscription
+
+
+class Invoice(models.Model):
+    """The bill for one period of one subscription: at most one per period, whatever runs twice."""
+
+    class Status(models.TextChoices):
+        PAID = "paid", "Paid"
+        UNPAID = "unpaid", "Unpaid"
+        VOID = "void", "Void"
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="invoices"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invoices"
+    )
+    period_index = models.PositiveIntegerField()
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    plan_name = models.CharField(max_length=100)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.UNPAID)
+    issued_at = models.DateTimeField(help_text="The period's start: when it was due.")
+    paid_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    payment = models.OneToOneField(
+        CreditTransaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoice",
+        help_text="The ledger line that paid it.",
+    )
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "period_index"], name="invoices_one_per_period"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="invoices_amount_positive"),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="paid", paid_at__isnull=False, payment__isnull=False)
+                    | (~Q(status="paid") & Q(paid_at__isnull=True, payment__isnull=True))
+                ),
+                name="invoices_paid_has_payment",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-issued_at", "-id"], name="invoices_by_user"),
+            models.Index(fields=["subscription", "status"], name="invoices_by_subscription"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.amount} ({self.status})"
+
+    @property
+    def number(self) -> str:
+        """Human-readable and unique, since it is the id: ``INV-000123``."""
+        return f"INV-{self.pk:06d}" if self.pk else ""

@@ -1,0 +1,18 @@
+from core.urls import route
+
+from . import apis
+
+app_name = "invoices"
+
+urlpatterns = [
+    *route("purchase-plan/", apis.PurchasePlanApi.as_view(), name="purchase-plan"),
+    *route("cancel-plan/<id:subscription_id>/", apis.CancelPlanApi.as_view(), name="cancel-plan"),
+    *route(
+        "subscriptions/<id:subscription_id>/activation/",
+        apis.SubscriptionActivationApi.as_view(),
+        name="activation",
+    ),
+    *route("invoices/", apis.InvoiceListApi.as_view(), name="list"),
+    *route("invoices/statistics/", apis.InvoiceStatisticsApi.as_view(), name="statistics"),
+    *route("invoices/<id:invoice_id>/", apis.InvoiceDetailApi.as_view(), name="detail"),
+]

@@ -1,0 +1,29 @@
+"""Reading subscriptions. Changing them bills, so those endpoints live with the billing engine
+(``invoices.apis``)."""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+
+from .filters import SubscriptionFilter
+from .selectors import subscription_list
+from .serializers import SubscriptionSerializer
+
+
+@extend_schema(tags=["subscriptions"], summary="Your subscriptions, newest first")
+class SubscriptionListApi(ListAPIView):
+    serializer_class = SubscriptionSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SubscriptionFilter
+
+    def get_queryset(self):
+        return subscription_list(user_id=self.request.user.pk)
+
+
+@extend_schema(tags=["subscriptions"], summary="One of your subscriptions")
+class SubscriptionDetailApi(RetrieveAPIView):
+    serializer_class = SubscriptionSerializer
+    lookup_url_kwarg = "subscription_id"
+
+    def get_queryset(self):
+        return subscription_list(user_id=self.request.user.pk)
