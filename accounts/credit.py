@@ -71,7 +71,7 @@ def _move(
 def _announce(entry: CreditTransaction) -> None:
     # After the money is saved; a failing listener must not undo a top-up.
     for receiver, result in credit_added.send_robust(
-        sender=CreditTransaction, user_id=entry.user_id, transaction=entry
+        sender=CreditTransaction, user_id=entry.user_id, transaction=entry, now=entry.created_at
     ):
         if isinstance(result, Exception):
             logger.error(
