@@ -217,7 +217,7 @@ class PasswordResetConfirmApi(PublicApi):
         return _message("Your password has been reset. Please log in again.")
 
 
-# --- Credit --------------------------------------------------------------------------------------
+# --- Credit ------------------------------------------------------------------------------------
 
 
 class CreditApi(APIView):

@@ -43,7 +43,7 @@ def _phone_is_verified_anywhere(phone: str) -> bool:
     return PhoneNumber.objects.filter(phone=phone, is_verified=True).exists()
 
 
-# --- Registration and phone verification ---------------------------------------------------------
+# --- Registration and phone verification -------------------------------------------------------
 
 
 def user_register(*, phone: str, name: str, password: str, now: datetime | None = None) -> User:
@@ -120,7 +120,7 @@ def otp_resend(*, phone: str, now: datetime | None = None) -> None:
             otp_issue(user=user, phone=phone, purpose=Purpose.VERIFY_PHONE, now=now)
 
 
-# --- Tokens --------------------------------------------------------------------------------------
+# --- Tokens ------------------------------------------------------------------------------------
 
 
 def _token_pair(user: User) -> dict[str, str]:
@@ -195,7 +195,7 @@ def user_tokens_revoke_all(*, user: User) -> int:
     return len(rows)
 
 
-# --- Phones --------------------------------------------------------------------------------------
+# --- Phones ------------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -240,7 +240,7 @@ def phone_make_primary(*, user: User, phone: str) -> PhoneNumber:
     return row
 
 
-# --- Password reset ------------------------------------------------------------------------------
+# --- Password reset ----------------------------------------------------------------------------
 
 
 def password_reset_request(*, phone: str, now: datetime | None = None) -> None:

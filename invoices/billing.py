@@ -71,7 +71,7 @@ def _subscription_ended(subscription: Subscription) -> ApplicationError:
     )
 
 
-# --- Internals: the caller holds the customer's lock ---------------------------------------------
+# --- Internals: the caller holds the customer's lock -------------------------------------------
 
 
 def _lock_customer(user_id: int) -> None:
@@ -200,7 +200,7 @@ def _bill_current_period(subscription: Subscription, now: datetime) -> bool:
     return _invoice_try_pay(invoice, now)
 
 
-# --- Public services -----------------------------------------------------------------------------
+# --- Public services ---------------------------------------------------------------------------
 
 
 def subscription_purchase(

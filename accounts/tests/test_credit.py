@@ -258,7 +258,7 @@ def test_the_top_up_response_shows_what_listeners_spent(auth_client, user):
     ]
 
 
-# --- The credit service --------------------------------------------------------------------------
+# --- The credit service ------------------------------------------------------------------------
 
 
 def test_a_payment_larger_than_the_balance_is_refused_and_changes_nothing(user):

@@ -52,7 +52,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-# --- Core ----------------------------------------------------------------------------------------
+# --- Core --------------------------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -117,7 +117,7 @@ TEMPLATES = [
     },
 ]
 
-# --- Database and cache --------------------------------------------------------------------------
+# --- Database and cache -------------------------------------------------------------------------
 
 DATABASES = {
     "default": dj_database_url.config(
@@ -132,7 +132,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # requests, so throttles and OTP cooldowns are shared.
 CACHES = {"default": django_cache_url.config(default="locmem://")}
 
-# --- Auth ----------------------------------------------------------------------------------------
+# --- Auth ---------------------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.PhoneBackend"]
@@ -154,7 +154,7 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
-# --- Phones, OTP and SMS -------------------------------------------------------------------------
+# --- Phones, OTP and SMS ------------------------------------------------------------------------
 
 PHONENUMBER_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "BD").upper()
 PHONENUMBER_DB_FORMAT = "E164"
@@ -169,18 +169,18 @@ MAX_PHONES_PER_ACCOUNT = 5
 SMS_BACKEND = env_str("SMS_BACKEND", "console")
 SMS_FILE_PATH = env_str("SMS_FILE_PATH", str(BASE_DIR / "var" / "sms"))
 
-# --- Credit --------------------------------------------------------------------------------------
+# --- Credit -------------------------------------------------------------------------------------
 
 # When false, only staff can add credit (to any customer, with the top-up's ``customer`` field).
 ALLOW_SELF_TOP_UP = env_bool("ALLOW_SELF_TOP_UP", True)
 
-# --- Billing -------------------------------------------------------------------------------------
+# --- Billing ------------------------------------------------------------------------------------
 
 # How long a billing "day" lasts: 86400 in production; a few seconds for a demo or an
 # end-to-end test, so cycles pass while you watch. Copied into each subscription at purchase.
 BILLING_DAY_SECONDS = env_int("BILLING_DAY_SECONDS", 86400, minimum=1)
 
-# --- REST framework and OpenAPI ------------------------------------------------------------------
+# --- REST framework and OpenAPI -----------------------------------------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["core.authentication.JWTAuthentication"],
@@ -221,7 +221,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": ["ok", "error"]},
 }
 
-# --- Internationalisation, time, static files ----------------------------------------------------
+# --- Internationalisation, time, static files ---------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -241,7 +241,7 @@ STORAGES = {
     },
 }
 
-# --- Security for production (behind TLS) --------------------------------------------------------
+# --- Security for production (behind TLS) -------------------------------------------------------
 
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
@@ -249,7 +249,7 @@ SECURE_PROXY_SSL_HEADER = (
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
-# --- Logging -------------------------------------------------------------------------------------
+# --- Logging ------------------------------------------------------------------------------------
 
 LOGGING = {
     "version": 1,

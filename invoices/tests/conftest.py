@@ -14,7 +14,7 @@ from conftest import ApiClient
 from invoices.models import Invoice
 from plans.models import Plan
 
-# Seed 000's example purchase: 2021-10-14 → 2022-10-09 for 12 × 30 days.
+# Seed 000's example purchase: 2021-10-14 → 2022-10-09 for 12 x 30 days.
 START = datetime(2021, 10, 14, 9, 0, tzinfo=UTC)
 
 

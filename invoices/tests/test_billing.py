@@ -40,7 +40,7 @@ def refresh(subscription) -> Subscription:
     return subscription
 
 
-# --- Purchase ------------------------------------------------------------------------------------
+# --- Purchase ----------------------------------------------------------------------------------
 
 
 def test_purchase_pays_the_first_period_at_once(customer, bronze):
@@ -136,7 +136,7 @@ def test_archiving_a_plan_leaves_its_subscriptions_running(customer, bronze):
     assert statuses(subscription) == [(0, "paid"), (1, "paid")]
 
 
-# --- Renewals, suspension, top-up --------------------------------------------------------------------
+# --- Renewals, suspension, top-up --------------------------------------------------------------
 
 
 def test_each_period_is_billed_at_its_start_and_only_once(customer, bronze):
@@ -234,7 +234,7 @@ def test_renewals_compete_for_credit_in_time_order(customer, bronze, gold):
     assert_books_balance(customer)
 
 
-# --- Pause and reactivate -------------------------------------------------------------------------
+# --- Pause and reactivate ----------------------------------------------------------------------
 
 
 def test_paused_periods_are_not_billed_and_reactivation_bills_the_current_one(customer, bronze):
@@ -338,7 +338,7 @@ def test_someone_elses_subscription_is_not_found(customer, bronze):
     assert refresh(theirs).status == "active"
 
 
-# --- Expiry and cancellation ------------------------------------------------------------------------
+# --- Expiry and cancellation -------------------------------------------------------------------
 
 
 def test_a_subscription_expires_after_its_last_period(customer, bronze):
@@ -413,7 +413,7 @@ def test_ended_subscriptions_cannot_change(customer, gold):
         assert (refused.value.status_code, refused.value.code) == (409, "subscription_ended")
 
 
-# --- Catch-up after downtime -------------------------------------------------------------------------
+# --- Catch-up after downtime -------------------------------------------------------------------
 
 
 def test_catch_up_bills_every_missed_period_once_in_order(customer, bronze):
@@ -477,7 +477,7 @@ def test_billing_day_seconds_shortens_the_periods(customer, bronze, settings):
     assert statuses(subscription) == [(0, "paid"), (1, "paid"), (2, "paid")]
 
 
-# --- The bill command ----------------------------------------------------------------------------
+# --- The bill command --------------------------------------------------------------------------
 
 
 def test_bill_command_replays_the_clock_and_reports(customer, bronze):
