@@ -3,7 +3,6 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 
 from accounts.credit import credit_adjust, credit_pay_invoice, credit_top_up
 from accounts.models import CreditTransaction, User
@@ -22,8 +21,10 @@ TOP_UP = "/api/v1/credit/top-up/"
 
 def ledger_matches_balance(user: User) -> bool:
     user.refresh_from_db()
-    total = user.credit_transactions.aggregate(total=Sum("amount"))["total"] or Decimal("0")
-    return total == user.credit
+    # Summed in Python: SQLite adds decimals up as floats (PostgreSQL's numeric is exact).
+    return (
+        sum(user.credit_transactions.values_list("amount", flat=True), Decimal("0")) == user.credit
+    )
 
 
 def test_new_customers_have_zero_credit(auth_client):

@@ -1,0 +1,113 @@
+"""Billing under real concurrency (threads, PostgreSQL row locks)."""
+
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from accounts.credit import credit_top_up
+from accounts.tests.factories import UserFactory
+from accounts.tests.test_concurrency import race
+from conftest import ApiClient
+from invoices import billing
+from invoices.models import Invoice
+from plans.models import Plan
+
+from .conftest import START, assert_books_balance
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+DAY = timedelta(days=1)
+
+
+def test_parallel_purchases_never_overdraw(time_machine):
+    time_machine.move_to(START, tick=False)
+    customer = UserFactory()
+    credit_top_up(user_id=customer.pk, amount=Decimal("1500"))
+    plans = [Plan.objects.create(name=f"Plan {n}", amount="500.00") for n in range(6)]
+    queue = iter(plans)
+
+    def buy(client: ApiClient):
+        client.force_authenticate(customer)
+        return client.post("/api/v1/purchase-plan/", {"plan": next(queue).pk}).status_code
+
+    statuses = race(6, buy)
+
+    assert Counter(statuses) == {201: 3, 402: 3}
+    customer.refresh_from_db()
+    assert customer.credit == 0
+    assert Invoice.objects.filter(user=customer).count() == 3
+    assert_books_balance(customer)
+
+
+def test_parallel_purchases_of_one_plan_subscribe_once(time_machine):
+    time_machine.move_to(START, tick=False)
+    customer = UserFactory()
+    credit_top_up(user_id=customer.pk, amount=Decimal("5000"))
+    plan = Plan.objects.create(name="Bronze", amount="500.00")
+
+    def buy(client: ApiClient):
+        client.force_authenticate(customer)
+        return client.post("/api/v1/purchase-plan/", {"plan": plan.pk}).status_code
+
+    assert Counter(race(6, buy)) == {201: 1, 409: 5}
+    assert_books_balance(customer)
+
+
+def test_bill_due_run_twice_at_once_bills_each_period_once():
+    customers = [UserFactory() for _ in range(12)]
+    plan = Plan.objects.create(name="Bronze", amount="100.00")
+    for customer in customers:
+        credit_top_up(user_id=customer.pk, amount=Decimal("1000"))
+        billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk, now=START)
+    moment = START + 95 * DAY  # periods 1, 2 and 3 are due
+
+    def run(_client):
+        try:
+            return billing.bill_due(now=moment).invoices_paid
+        finally:
+            connection.close()
+
+    paid = race(4, run)
+
+    assert sum(paid) == 12 * 3
+    assert Invoice.objects.count() == 12 * 4
+    for customer in customers:
+        customer.refresh_from_db()
+        assert customer.credit == Decimal("600.00")
+        assert_books_balance(customer)
+
+
+def test_a_top_up_racing_a_renewal_keeps_the_ledger_consistent():
+    customer = UserFactory()
+    plan = Plan.objects.create(name="Bronze", amount="500.00")
+    credit_top_up(user_id=customer.pk, amount=Decimal("500"))
+    subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk, now=START)
+    moment = START + 31 * DAY
+
+    def work(_client):
+        index = next(order)
+        try:
+            if index % 2:
+                credit_top_up(user_id=customer.pk, amount=Decimal("250"), now=moment)
+            else:
+                billing.bill_due(now=moment)
+        finally:
+            connection.close()
+
+    order = iter(range(8))
+    race(8, work)
+
+    subscription.refresh_from_db()
+    customer.refresh_from_db()
+    assert subscription.status == "active"
+    assert list(
+        subscription.invoices.values_list("period_index", "status").order_by("period_index")
+    ) == [
+        (0, "paid"),
+        (1, "paid"),
+    ]
+    assert customer.credit == Decimal("500.00")  # 500 + 4 x 250 - 2 x 500
+    assert_books_balance(customer)
