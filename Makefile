@@ -33,9 +33,11 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+migrate: export DEBUG ?= true
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+superuser: export DEBUG ?= true
 superuser: install
 	$(BIN)/python manage.py createsuperuser
 
