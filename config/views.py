@@ -8,6 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from invoices.scheduler import running_scheduler_exists
+
 logger = logging.getLogger(__name__)
 
 
@@ -22,8 +24,11 @@ def database_status() -> str:
 
 
 def scheduler_status() -> str:
-    # No invoice scheduler exists yet (issue 5 adds it), so there is nothing running.
-    return "stopped"
+    try:
+        return "running" if running_scheduler_exists() else "stopped"
+    except Exception:
+        logger.exception("Health check: could not tell whether a scheduler runs")
+        return "stopped"
 
 
 class HealthApi(APIView):

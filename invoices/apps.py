@@ -7,3 +7,6 @@ class InvoicesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import receivers  # noqa: F401  (connects the top-up settlement)
+        from .scheduler import autostart
+
+        autostart()

@@ -13,7 +13,7 @@ re-read, and ``(subscription, period_index)`` is unique in the database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -69,6 +69,19 @@ def _subscription_ended(subscription: Subscription) -> ApplicationError:
         code="subscription_ended",
         status_code=409,
     )
+
+
+def _announce(subscription_ids: Iterable[int]) -> None:
+    """After commit, tell the scheduler which subscriptions changed (their jobs follow them)."""
+    ids = sorted(set(subscription_ids))
+    if ids:
+
+        def notify() -> None:
+            from . import scheduler
+
+            scheduler.subscription_changed(ids)
+
+        transaction.on_commit(notify)
 
 
 # --- Internals: the caller holds the customer's lock -------------------------------------------
@@ -177,6 +190,7 @@ def _customer_catch_up(user_id: int, now: datetime, report: BillingReport) -> No
         changed.add(subscription)
     for subscription in changed:
         subscription.save()
+    _announce(subscription.pk for subscription in changed)
 
 
 def _bill_current_period(subscription: Subscription, now: datetime) -> bool:
@@ -235,6 +249,7 @@ def subscription_purchase(
             subscription.next_billing_at = subscription.period_start(1)
             subscription.save()
             _invoice_pay(_invoice_issue(subscription, 0), now)
+            _announce([subscription.pk])
     except IntegrityError:
         # The database's one-live-subscription-per-plan rule caught a race.
         raise _already_subscribed() from None
@@ -316,6 +331,7 @@ def subscriptions_settle(*, user_id: int, now: datetime | None = None) -> list[S
                 subscription.status = Status.ACTIVE
                 subscription.save(update_fields=["status", "updated_at"])
                 resumed.append(subscription)
+        _announce(subscription.pk for subscription in resumed)
     for subscription in resumed:
         logger.info("Subscription %s resumed after a top-up", subscription.pk)
     return resumed
@@ -336,6 +352,7 @@ def subscription_pause(
             subscription.status = Status.PAUSED
             subscription.paused_at = now
             subscription.save(update_fields=["status", "paused_at", "updated_at"])
+            _announce([subscription.pk])
     return subscription
 
 
@@ -358,6 +375,7 @@ def subscription_reactivate(
         subscription.status = Status.ACTIVE
         subscription.paused_at = None
         subscription.save(update_fields=["status", "paused_at", "updated_at"])
+        _announce([subscription.pk])
     return subscription
 
 
@@ -384,4 +402,5 @@ def subscription_cancel(
             raise SubscriptionNotCancellable(subscription)
         _end(subscription, Status.CANCELLED, at=now, now=now)
         subscription.save()
+        _announce([subscription.pk])
     return subscription

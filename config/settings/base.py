@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "django_apscheduler",
     "phonenumber_field",
     "core",
     "accounts",
@@ -179,6 +180,15 @@ ALLOW_SELF_TOP_UP = env_bool("ALLOW_SELF_TOP_UP", True)
 # How long a billing "day" lasts: 86400 in production; a few seconds for a demo or an
 # end-to-end test, so cycles pass while you watch. Copied into each subscription at purchase.
 BILLING_DAY_SECONDS = env_int("BILLING_DAY_SECONDS", 86400, minimum=1)
+
+# The invoice scheduler. It starts inside `runserver` and WSGI/ASGI server processes unless this
+# is false (production: false for web workers, and `manage.py runscheduler` runs it alone).
+SCHEDULER_AUTOSTART = env_bool("SCHEDULER_AUTOSTART", True)
+# How often the scheduler picks up subscription changes made by other processes.
+SCHEDULER_RECONCILE_SECONDS = env_int("SCHEDULER_RECONCILE_SECONDS", 2, minimum=1)
+# How often a standby scheduler tries to take over from the one holding the lock.
+SCHEDULER_STANDBY_SECONDS = env_int("SCHEDULER_STANDBY_SECONDS", 5, minimum=1)
+SCHEDULER_WORKERS = env_int("SCHEDULER_WORKERS", 4, minimum=1)
 
 # --- REST framework and OpenAPI -----------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from .base import *  # noqa: F403
 # Hashing a password properly takes ~100 ms; the tests create many users.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SMS_BACKEND = "locmem"
+SCHEDULER_AUTOSTART = False  # tests start the scheduler themselves when they need it
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Serve static files from the apps (no collectstatic in tests), like the development server.

@@ -1,0 +1,53 @@
+"""
+What the scheduler runs. Job rows in the database point at these functions by their import path
+(``invoices.jobs:bill_subscription``); django-apscheduler deletes a job it can't load, which
+would silently stop a subscription's billing: never rename or move them (a test guards it).
+Jobs carry only ids: the database is the source of truth, a job is only a trigger.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import close_old_connections
+from django_apscheduler.models import DjangoJobExecution
+
+from core.idempotency import idempotency_keys_prune
+
+from . import billing
+
+logger = logging.getLogger(__name__)
+
+EXECUTION_HISTORY_SECONDS = 7 * 24 * 3600
+
+
+def bill_subscription(subscription_id: int) -> None:
+    """Bill what is due for this subscription (and its customer's others, in time order)."""
+    close_old_connections()
+    try:
+        report = billing.subscription_bill(subscription_id=subscription_id)
+        logger.info("Billing job for subscription %s: %s", subscription_id, report)
+    finally:
+        close_old_connections()
+
+
+def sweep() -> None:
+    """The safety net: bill everything due, so paused and suspended subscriptions expire too."""
+    close_old_connections()
+    try:
+        report = billing.bill_due()
+        if report.customers:
+            logger.info("Billing sweep: %s", report)
+    finally:
+        close_old_connections()
+
+
+def prune_history() -> None:
+    """Daily: forget old job executions and expired idempotency keys."""
+    close_old_connections()
+    try:
+        DjangoJobExecution.objects.delete_old_job_executions(EXECUTION_HISTORY_SECONDS)
+        keys = idempotency_keys_prune()
+        logger.info("Pruned job executions older than 7 days and %s idempotency keys", keys)
+    finally:
+        close_old_connections()
