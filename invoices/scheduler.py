@@ -17,6 +17,7 @@ live subscription (``subscription-<id>``), firing at each period start.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -153,6 +154,9 @@ class BillingScheduler:
         self.is_leader = False
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+            # Its threads are gone; their database connections sit in reference cycles until
+            # collected. Collect now, so none outlives the scheduler.
+            gc.collect()
         self.scheduler = None
 
     def _add_system_jobs(self) -> None:
@@ -308,10 +312,12 @@ def run_foreground(**options) -> None:
             raise RuntimeError("A scheduler already runs in this process.")
         _current = BillingScheduler(**options)
     scheduler = _current
-    previous = {
-        sig: signal.signal(sig, lambda *_: scheduler.stop(wait=False))
-        for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {
+            sig: signal.signal(sig, lambda *_: scheduler.stop(wait=False))
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
     try:
         scheduler.run()
     finally:

@@ -127,6 +127,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The scheduler writes from several threads: take the write lock when a transaction begins
+    # (no deadlocking upgrades), wait for it rather than fail, and let readers run meanwhile.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Local memory by default (one process); use CACHE_URL=redis://… when several processes serve
@@ -269,5 +279,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # APScheduler logs every run of every job at INFO; invoices.* says what billing did.
+        "apscheduler": {"level": env_str("APSCHEDULER_LOG_LEVEL", "WARNING")},
     },
 }

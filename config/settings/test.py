@@ -15,3 +15,14 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Serve static files from the apps (no collectstatic in tests), like the development server.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# Threads of the scheduler tests close their connections after each job.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not shared memory: the scheduler tests write from several threads, and SQLite
+    # only waits for a busy database (rather than failing) between separate connections to a file.
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"billing-test-{os.getpid()}.sqlite3")
+    }
