@@ -8,7 +8,9 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from .credit import credit_adjust
 from .models import MAX_BALANCE, CreditTransaction, OneTimePassword, PhoneNumber, User
@@ -67,10 +69,10 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("is_active", "is_staff", "is_superuser", "date_joined")
     search_fields = ("phone", "name", "phones__phone")
     ordering = ("-date_joined",)
-    readonly_fields = ("credit", "date_joined", "last_login")
+    readonly_fields = ("credit", "adjust_credit", "date_joined", "last_login")
     fieldsets = (
         (None, {"fields": ("phone", "name", "password")}),
-        ("Credit", {"fields": ("credit",)}),
+        ("Credit", {"fields": ("credit", "adjust_credit")}),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -80,6 +82,13 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("phone", "name", "password1", "password2")}),
     )
+
+    @admin.display(description="Adjust credit")
+    def adjust_credit(self, obj: User) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:accounts_credittransaction_add") + f"?user={obj.pk}"
+        return format_html('<a class="button" href="{}">Adjust credit…</a>', url)
 
     def get_inlines(self, request: HttpRequest, obj: User | None = None) -> list:
         # On the add page the primary phone row is created from the form's phone.

@@ -189,3 +189,18 @@ def test_admin_ledger_lines_cannot_be_edited_or_deleted(admin_client):
     assert delete.status_code == 403
     line.refresh_from_db()
     assert line.amount == Decimal("5.00")
+
+
+def test_admin_customer_page_links_to_a_prefilled_adjustment(admin_client):
+    customer = UserFactory()
+
+    page = admin_client.get(f"/admin/accounts/user/{customer.pk}/change/").content.decode()
+    form = admin_client.get(f"/admin/accounts/credittransaction/add/?user={customer.pk}")
+
+    assert f"/admin/accounts/credittransaction/add/?user={customer.pk}" in page
+    assert form.context["adminform"].form.initial["user"] == str(customer.pk)
+
+
+def test_admin_shows_scheduler_jobs_and_executions(admin_client):
+    assert admin_client.get("/admin/django_apscheduler/djangojob/").status_code == 200
+    assert admin_client.get("/admin/django_apscheduler/djangojobexecution/").status_code == 200
