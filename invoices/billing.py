@@ -100,6 +100,16 @@ def _own_subscription(*, user_id: int, subscription_id: int) -> Subscription:
     return subscription
 
 
+def _live_subscription(user_id: int, subscription_id: int, now: datetime) -> Subscription:
+    """Lock the customer, catch their subscriptions up, then lock and return a live one of them."""
+    _lock_customer(user_id)
+    _customer_catch_up(user_id, now, BillingReport())
+    subscription = _own_subscription(user_id=user_id, subscription_id=subscription_id)
+    if not subscription.is_live:
+        raise _subscription_ended(subscription)
+    return subscription
+
+
 def _invoice_issue(subscription: Subscription, index: int) -> Invoice:
     return Invoice.objects.create(
         subscription=subscription,
@@ -343,11 +353,7 @@ def subscription_pause(
     """Deactivate: no period starting while paused is billed. Pausing twice changes nothing."""
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_customer(user_id)
-        _customer_catch_up(user_id, now, BillingReport())
-        subscription = _own_subscription(user_id=user_id, subscription_id=subscription_id)
-        if not subscription.is_live:
-            raise _subscription_ended(subscription)
+        subscription = _live_subscription(user_id, subscription_id, now)
         if subscription.status != Status.PAUSED:
             subscription.status = Status.PAUSED
             subscription.paused_at = now
@@ -362,11 +368,7 @@ def subscription_reactivate(
     """Make a paused (or suspended) subscription active, paying the current period if unpaid."""
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_customer(user_id)
-        _customer_catch_up(user_id, now, BillingReport())
-        subscription = _own_subscription(user_id=user_id, subscription_id=subscription_id)
-        if not subscription.is_live:
-            raise _subscription_ended(subscription)
+        subscription = _live_subscription(user_id, subscription_id, now)
         if subscription.status == Status.ACTIVE:
             return subscription
         if not _bill_current_period(subscription, now):
@@ -393,11 +395,7 @@ def subscription_cancel(
     """Cancel a cancellable plan's subscription: no more invoices, no refund."""
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_customer(user_id)
-        _customer_catch_up(user_id, now, BillingReport())
-        subscription = _own_subscription(user_id=user_id, subscription_id=subscription_id)
-        if not subscription.is_live:
-            raise _subscription_ended(subscription)
+        subscription = _live_subscription(user_id, subscription_id, now)
         if not subscription.plan_cancellable:
             raise SubscriptionNotCancellable(subscription)
         _end(subscription, Status.CANCELLED, at=now, now=now)
