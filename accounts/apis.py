@@ -96,6 +96,7 @@ class ResendOtpApi(PublicApi):
 
 class TokenApi(PublicApi):
     throttle_classes = LOGIN_THROTTLES
+    error_statuses = (401, 403)
 
     @extend_schema(
         tags=["auth"],
@@ -110,6 +111,8 @@ class TokenApi(PublicApi):
 
 
 class RefreshApi(PublicApi):
+    error_statuses = (401,)
+
     @extend_schema(
         tags=["auth"],
         request=RefreshInputSerializer,
@@ -165,6 +168,8 @@ class AddPhoneApi(APIView):
 
 
 class MakePrimaryPhoneApi(APIView):
+    error_statuses = (404,)
+
     @extend_schema(
         tags=["auth"],
         request=PhoneInputSerializer,
@@ -237,6 +242,8 @@ class CreditTransactionListApi(ListAPIView):
 
 
 class TopUpApi(APIView):
+    error_statuses = (409,)  # Idempotency-Key reused
+
     @extend_schema(
         tags=["credit"],
         request=TopUpInputSerializer,

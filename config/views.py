@@ -31,20 +31,23 @@ def scheduler_status() -> str:
         return "stopped"
 
 
+HEALTH = inline_serializer(
+    "Health",
+    {
+        "status": serializers.ChoiceField(["ok", "error"]),
+        "database": serializers.ChoiceField(["ok", "error"]),
+        "scheduler": serializers.ChoiceField(["running", "stopped"]),
+    },
+)
+
+
 class HealthApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
     @extend_schema(
         summary="Service health",
-        responses=inline_serializer(
-            "Health",
-            {
-                "status": serializers.ChoiceField(["ok", "error"]),
-                "database": serializers.ChoiceField(["ok", "error"]),
-                "scheduler": serializers.ChoiceField(["running", "stopped"]),
-            },
-        ),
+        responses={200: HEALTH, 503: HEALTH},
     )
     def get(self, request: Request) -> Response:
         database = database_status()

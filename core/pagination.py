@@ -1,4 +1,6 @@
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination as BasePageNumberPagination
+from rest_framework.request import Request
 
 
 class PageNumberPagination(BasePageNumberPagination):
@@ -7,3 +9,12 @@ class PageNumberPagination(BasePageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request: Request) -> int:
+        # DRF ignores a malformed page_size; a client asking for "abc" items deserves a 400.
+        raw = request.query_params.getlist(self.page_size_query_param)
+        if not raw:
+            return self.page_size
+        if len(raw) > 1 or not raw[0].isdigit() or int(raw[0]) < 1:
+            raise ValidationError({"page_size": ["Send one whole number from 1 to 100."]})
+        return min(int(raw[0]), self.max_page_size)

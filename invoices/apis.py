@@ -35,6 +35,8 @@ def _subscription_envelope(name: str):
 
 
 class PurchasePlanApi(APIView):
+    error_statuses = (402, 404, 409)
+
     @extend_schema(
         tags=["subscriptions"],
         request=PurchaseInputSerializer,
@@ -59,6 +61,8 @@ class PurchasePlanApi(APIView):
 
 
 class CancelPlanApi(APIView):
+    error_statuses = (409,)
+
     @extend_schema(
         tags=["subscriptions"],
         request=None,
@@ -96,6 +100,8 @@ class CancelPlanApi(APIView):
 
 
 class SubscriptionActivationApi(APIView):
+    error_statuses = (402, 409)
+
     def _set(self, request: Request, subscription_id: int) -> Response:
         data = ActivationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

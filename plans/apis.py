@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +16,7 @@ from .permissions import IsSuperuserOrReadOnly
 from .selectors import plan_list, plan_visible_to
 from .serializers import PlanSerializer
 
+BOOLEAN_WORDS = {"true": True, "1": True, "false": False, "0": False}
 ARCHIVED = OpenApiParameter(
     "archived", OpenApiTypes.BOOL, description="Superusers: list archived plans instead."
 )
@@ -26,14 +27,20 @@ class PlanListApi(ListAPIView):
     serializer_class = PlanSerializer
 
     def get_queryset(self):
-        archived = self.request.query_params.get("archived", "").lower() in {"true", "1"}
-        return plan_list(user=self.request.user, archived=archived)
+        archived = self.request.query_params.get("archived")
+        if archived is not None and archived.lower() not in BOOLEAN_WORDS:
+            raise ValidationError({"archived": ["Send true or false."]})
+        return plan_list(
+            user=self.request.user, archived=BOOLEAN_WORDS.get(str(archived).lower(), False)
+        )
 
     @extend_schema(tags=["plans"], parameters=[ARCHIVED], summary="List purchasable plans")
     def get(self, request: Request) -> Response:
         return self.list(request)
 
-    @extend_schema(tags=["plans"], summary="Add a plan (superuser)")
+    @extend_schema(
+        tags=["plans"], responses={201: PlanSerializer}, summary="Add a plan (superuser)"
+    )
     def post(self, request: Request) -> Response:
         data = PlanSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -44,9 +51,13 @@ class PlanListApi(ListAPIView):
 class PlanDetailApi(GenericAPIView):
     permission_classes = [IsSuperuserOrReadOnly]
     serializer_class = PlanSerializer
+    lookup_url_kwarg = "plan_id"
+
+    def get_queryset(self):
+        return plan_visible_to(user=self.request.user)
 
     def get_plan(self, plan_id: int) -> Plan:
-        return get_object_or_404(plan_visible_to(user=self.request.user), pk=plan_id)
+        return self.get_object()
 
     @extend_schema(tags=["plans"], summary="A plan")
     def get(self, request: Request, plan_id: int) -> Response:

@@ -1,5 +1,7 @@
 import django_filters
 
+from core.filters import NoEmptyFiltersForm
+
 from .models import Subscription
 
 
@@ -8,4 +10,5 @@ class SubscriptionFilter(django_filters.FilterSet):
 
     class Meta:
         model = Subscription
+        form = NoEmptyFiltersForm
         fields = ["status"]
