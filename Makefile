@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format migrate superuser clean
+.PHONY: install browser run test lint format migrate superuser clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,19 @@ run: install
 	$(BIN)/python manage.py load_demo_plans
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: install
+# The browser test drives Debian's Chromium; install it when missing and we can (root + apt).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser test"; \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || \
+	    echo "Could not install chromium: the browser test will be skipped"; \
+	  else \
+	    echo "No chromium and no way to install it: the browser test will be skipped"; \
+	  fi; }
+
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install
