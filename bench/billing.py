@@ -1,0 +1,150 @@
+"""
+Billing throughput on PostgreSQL: ``bill_due`` over 10,000 and 100,000 subscriptions that are
+all due, in invoices per second and queries per invoice; then the scheduler with a job per
+subscription in its job store: how long the first reconcile takes, and how long a scheduler
+takes to start (catch-up, reconcile) and how much memory it holds with 100,000 jobs.
+
+    .venv/bin/python -m bench.billing [--sizes 10000 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from bench.common import machine, migrate, recreate_database, setup_django
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def seed(size: int):
+    """``size`` customers, each with credit and one subscription whose period 1 is due now."""
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from accounts.models import CreditTransaction, User
+    from plans.models import Plan
+    from subscriptions.models import Subscription
+
+    now = timezone.now()
+    plan = Plan.objects.create(name="Bench", amount=Decimal("1.00"))
+    period = timedelta(days=30)
+    start = now - period - timedelta(minutes=1)
+    password = make_password("bench-password-1")
+    for offset in range(0, size, 5000):
+        batch = range(offset, min(size, offset + 5000))
+        users = User.objects.bulk_create(
+            User(phone=f"+88017{n:08d}", name=f"Bench {n}", password=password, credit=100)
+            for n in batch
+        )
+        CreditTransaction.objects.bulk_create(
+            CreditTransaction(
+                user=user, amount=100, kind="top_up", balance_after=100, created_at=start
+            )
+            for user in users
+        )
+        Subscription.objects.bulk_create(
+            Subscription(
+                user=user,
+                plan=plan,
+                plan_name=plan.name,
+                plan_amount=plan.amount,
+                plan_payment_cycle=30,
+                plan_months_validity=12,
+                plan_cancellable=False,
+                period_seconds=int(period.total_seconds()),
+                start_at=start,
+                end_at=start + 12 * period,
+                next_billing_at=start + period,
+                created_at=start,
+            )
+            for user in users
+        )
+    return now
+
+
+def bench_bill_due(size: int) -> None:
+    from django.db import connection, connections
+
+    from invoices.billing import bill_due
+
+    connections.close_all()
+    recreate_database()
+    migrate()
+    now = seed(size)
+    counter = QueryCounter()
+    started = time.perf_counter()
+    with connection.execute_wrapper(counter):
+        report = bill_due(now=now)
+    elapsed = time.perf_counter() - started
+    invoices = report.invoices_paid + report.invoices_unpaid
+    print(
+        f"bill_due, {size:>7,} due subscriptions: {invoices:,} invoices in {elapsed:6.1f} s = "
+        f"{invoices / elapsed:7.0f} invoices/s, {counter.count / invoices:.1f} queries/invoice"
+    )
+
+
+def bench_scheduler(size: int) -> None:
+    from django_apscheduler.models import DjangoJob
+
+    from invoices.scheduler import BillingScheduler
+
+    # The subscriptions billed by bench_bill_due(size) are live: give each its job.
+    first = BillingScheduler(reconcile_seconds=3600, standby_seconds=1)
+    before = time.perf_counter()
+    first.start_in_background()
+    if not first.wait_until_leading(3600):
+        raise SystemExit("the scheduler did not start")
+    created = time.perf_counter() - before
+    first.stop()
+    jobs = DjangoJob.objects.count()
+    print(f"first start with {size:,} live subscriptions and no jobs: {created:6.1f} s "
+          f"({jobs:,} jobs created)")  # fmt: skip
+
+    rss_before = rss_mib()
+    second = BillingScheduler(reconcile_seconds=3600, standby_seconds=1)
+    before = time.perf_counter()
+    second.start_in_background()
+    if not second.wait_until_leading(3600):
+        raise SystemExit("the scheduler did not start")
+    started = time.perf_counter() - before
+    rss_after = rss_mib()
+    second.stop()
+    print(
+        f"scheduler start with {jobs:,} jobs in the job store: {started:6.1f} s, "
+        f"memory +{rss_after - rss_before:.0f} MiB (process {rss_after:.0f} MiB)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--no-scheduler", action="store_true")
+    options = parser.parse_args()
+    print(f"Machine: {machine()}")
+    setup_django()
+    for size in options.sizes:
+        bench_bill_due(size)
+    if not options.no_scheduler:
+        bench_scheduler(options.sizes[-1])
+
+
+if __name__ == "__main__":
+    main()

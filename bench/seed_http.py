@@ -1,0 +1,71 @@
+"""Data for the HTTP benchmark; prints what the load generator needs as JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+from bench.common import setup_django
+
+CUSTOMERS = 400
+PLANS_TO_BUY = 25
+
+
+def main() -> None:
+    setup_django()
+    from django.utils import timezone
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.credit import credit_top_up
+    from accounts.models import User
+    from invoices.billing import bill_due, subscription_purchase
+    from plans.models import Plan
+    from plans.services import plans_load_demo
+
+    def token(user: User) -> str:
+        return str(AccessToken.for_user(user))
+
+    def customer(n: int) -> User:
+        return User.objects.create_user(
+            f"+88017{n:08d}", "bench-password-1", name=f"Bench {n}", phone_verified=True
+        )
+
+    plans_load_demo()
+    buyable = [
+        Plan.objects.create(name=f"Bench plan {n}", amount=Decimal("1.00"))
+        for n in range(PLANS_TO_BUY)
+    ]
+
+    # A customer with 1,000 invoices: a daily plan bought 999 days ago, caught up at once.
+    history = customer(0)
+    daily = Plan.objects.create(
+        name="Daily", amount=Decimal("1.00"), payment_cycle=1, total_valid_months=2000
+    )
+    credit_top_up(user_id=history.pk, amount=Decimal("5000"))
+    now = timezone.now()
+    subscription_purchase(user_id=history.pk, plan_id=daily.pk, now=now - timedelta(days=999))
+    bill_due(now=now)
+    daily.archived_at = now  # keep the catalogue at the three demo plans + the bench plans
+    daily.save()
+
+    buyers = []
+    for n in range(1, CUSTOMERS + 1):
+        user = customer(n)
+        credit_top_up(user_id=user.pk, amount=Decimal("1000000"))
+        buyers.append(token(user))
+
+    print(
+        json.dumps(
+            {
+                "history_token": token(history),
+                "invoices": history.invoices.count(),
+                "buyer_tokens": buyers,
+                "plan_ids": [plan.pk for plan in buyable],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

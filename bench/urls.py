@@ -1,0 +1,12 @@
+from django.urls import path
+
+from config.urls import urlpatterns as api_urlpatterns
+
+from . import views
+
+urlpatterns = [
+    path("bench/constant/", views.constant),
+    path("bench/plans/", views.plans),
+    path("bench/invoices/", views.invoices),
+    *api_urlpatterns,
+]
