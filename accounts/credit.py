@@ -45,27 +45,34 @@ def _move(
 ) -> CreditTransaction:
     if amount == 0:
         raise ApplicationError("The amount must not be zero.", code="invalid")
-    with transaction.atomic():
+    # No savepoint (two round trips per payment in a billing run): a refusal is decided before
+    # anything is written and raised after the block, so the caller's transaction stays usable.
+    refusal: ApplicationError | None = None
+    with transaction.atomic(savepoint=False):
         balance = User.objects.select_for_update().values_list("credit", flat=True).get(pk=user_id)
         new_balance = balance + amount
         if new_balance < 0:
-            raise InsufficientCredit(needed=-amount, balance=balance)
-        if new_balance > MAX_BALANCE:
+            refusal = InsufficientCredit(needed=-amount, balance=balance)
+        elif new_balance > MAX_BALANCE:
             message = f"The balance can't exceed {MAX_BALANCE}."
-            raise ApplicationError(
+            refusal = ApplicationError(
                 message, code="balance_limit_exceeded", errors={"amount": [message]}
             )
-        User.objects.filter(pk=user_id).update(credit=new_balance)
-        return CreditTransaction.objects.create(
-            user_id=user_id,
-            amount=amount,
-            kind=kind,
-            balance_after=new_balance,
-            invoice_id=invoice_id,
-            note=note,
-            created_by=by,
-            created_at=now or timezone.now(),
-        )
+        else:
+            User.objects.filter(pk=user_id).update(credit=new_balance)
+            entry = CreditTransaction.objects.create(
+                user_id=user_id,
+                amount=amount,
+                kind=kind,
+                balance_after=new_balance,
+                invoice_id=invoice_id,
+                note=note,
+                created_by=by,
+                created_at=now or timezone.now(),
+            )
+    if refusal is not None:
+        raise refusal
+    return entry
 
 
 def _announce(entry: CreditTransaction) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from bench.common import ROOT, bench_env, machine, migrate, recreate_database
 
 PORT = 8765
+THREADS = 2
 BASE = f"http://127.0.0.1:{PORT}"
 
 
@@ -39,25 +40,30 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"the server did not answer on {url}")
 
 
-def lua_for_post(path: str, tokens: list[str], bodies: list[str]) -> str:
-    """A wrk script that walks through (token, body) pairs, one per request."""
+def lua_for_post(path: str, tokens: list[str], bodies: list[str], threads: int) -> str:
+    """A wrk script that walks through (token, body) pairs, each pair once across threads."""
     return f"""
 local tokens = {{{", ".join(json.dumps(t) for t in tokens)}}}
 local bodies = {{{", ".join(json.dumps(b) for b in bodies)}}}
+local next_id = 0
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
 local i = 0
 request = function()
+  local n = i * {threads} + id
   i = i + 1
-  local n = ((i - 1) % #bodies) + 1
   local headers = {{}}
   headers["Content-Type"] = "application/json"
-  headers["Authorization"] = "Bearer " .. tokens[((n - 1) % #tokens) + 1]
-  return wrk.format("POST", "{path}", headers, bodies[n])
+  headers["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1]
+  return wrk.format("POST", "{path}", headers, bodies[(n % #bodies) + 1])
 end
 """
 
 
 def wrk(url: str, *, seconds: int, connections: int, token: str | None = None, script=None):
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command = ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if token:
         command += ["-H", f"Authorization: Bearer {token}"]
     if script:
@@ -123,11 +129,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             purchase_lua = Path(scratch, "purchase.lua")
             purchase_lua.write_text(
-                lua_for_post("/api/v1/purchase-plan/", [t for t, _ in buys], [b for _, b in buys])
+                lua_for_post(
+                    "/api/v1/purchase-plan/",
+                    [t for t, _ in buys],
+                    [b for _, b in buys],
+                    THREADS,
+                )
             )
             top_up_lua = Path(scratch, "top_up.lua")
             top_up_lua.write_text(
-                lua_for_post("/api/v1/credit/top-up/", buyers, ['{"amount": "1.00"}'])
+                lua_for_post("/api/v1/credit/top-up/", buyers, ['{"amount": "1.00"}'], THREADS)
             )
             run = {
                 "seconds": options.seconds,

@@ -3,6 +3,7 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django_filters.rest_framework import DjangoFilterBackend
 
 
 class NoEmptyFiltersForm(forms.Form):
@@ -44,3 +45,17 @@ class UtcDateTimeField(forms.DateTimeField):
 
 class UtcDateTimeFilter(django_filters.DateTimeFilter):
     field_class = UtcDateTimeField
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, minus the cost of building and validating a form on every list
+    request that sends none of its filters (most of them): that cost was the largest avoidable
+    one the benchmarks measured on ``GET invoices/``."""
+
+    def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None or not any(
+            name in request.query_params for name in filterset_class.base_filters
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)

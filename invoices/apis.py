@@ -5,7 +5,6 @@ They live here, beside the billing engine, because subscriptions never import in
 
 from __future__ import annotations
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
@@ -14,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.exceptions import ApplicationError
+from core.filters import FilterBackend
 from core.idempotency import IDEMPOTENCY_KEY, idempotent
 from subscriptions.serializers import SubscriptionSerializer
 
@@ -133,7 +133,7 @@ class SubscriptionActivationApi(APIView):
 
 class _OwnInvoices(GenericAPIView):
     serializer_class = InvoiceSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = InvoiceFilter
 
     def get_queryset(self):

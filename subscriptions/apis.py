@@ -1,9 +1,10 @@
 """Reading subscriptions. Changing them bills, so those endpoints live with the billing engine
 (``invoices.apis``)."""
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import ListAPIView, RetrieveAPIView
+
+from core.filters import FilterBackend
 
 from .filters import SubscriptionFilter
 from .selectors import subscription_list
@@ -13,7 +14,7 @@ from .serializers import SubscriptionSerializer
 @extend_schema(tags=["subscriptions"], summary="Your subscriptions, newest first")
 class SubscriptionListApi(ListAPIView):
     serializer_class = SubscriptionSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = SubscriptionFilter
 
     def get_queryset(self):
