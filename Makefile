@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser run test lint format migrate superuser clean
+.PHONY: install browser run test bench lint format migrate superuser clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ browser:
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# Benchmarks (not part of `make test`): PostgreSQL at 127.0.0.1:5432 and Debian's wrk.
+bench: install
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null; } || \
+	  { echo "wrk is needed: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m bench.queries
+	$(BIN)/python -m bench.http
+	$(BIN)/python -m bench.billing
 
 lint: install
 	$(BIN)/ruff check .

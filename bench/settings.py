@@ -2,7 +2,7 @@
 
 import os
 
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
+os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production-use")
 
 from config.settings.base import *  # noqa: F403
 
@@ -17,3 +17,6 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
     scope: "1000000/min"
     for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # noqa: F405
 }
+# No collectstatic for benchmarks: WhiteNoise looks the (unused) static files up by itself.
+WHITENOISE_AUTOREFRESH = True
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.credit import InsufficientCredit, credit_pay_invoice
@@ -87,8 +87,10 @@ def _announce(subscription_ids: Iterable[int]) -> None:
 # --- Internals: the caller holds the customer's lock -------------------------------------------
 
 
-def _lock_customer(user_id: int) -> None:
-    User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True).get()
+def _lock_customer(user_id: int, *, skip_locked: bool = False) -> bool:
+    """Lock the customer's row; with ``skip_locked``, False instead of waiting if it is taken."""
+    rows = User.objects.select_for_update(skip_locked=skip_locked).filter(pk=user_id)
+    return bool(list(rows.values_list("pk", flat=True)))
 
 
 def _own_subscription(*, user_id: int, subscription_id: int) -> Subscription:
@@ -304,7 +306,20 @@ def bill_due(
         .values_list("user_id", flat=True)
         .distinct()
     )
+    # First pass: on PostgreSQL, step over customers another transaction holds (another
+    # bill_due, a purchase…) instead of queueing behind it, so two runs share the work.
+    # Second pass: wait for those, so that none is left out.
+    skip = connection.features.has_select_for_update_skip_locked
+    busy = []
     for user_id in user_ids:
+        with transaction.atomic():
+            if not _lock_customer(user_id, skip_locked=skip):
+                busy.append(user_id)
+                continue
+            _customer_catch_up(user_id, now, report)
+        if progress is not None:
+            progress(1)
+    for user_id in busy:
         with transaction.atomic():
             _lock_customer(user_id)
             _customer_catch_up(user_id, now, report)

@@ -1,5 +1,6 @@
 """Billing under real concurrency (threads, PostgreSQL row locks)."""
 
+import threading
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
@@ -111,3 +112,44 @@ def test_a_top_up_racing_a_renewal_keeps_the_ledger_consistent():
     ]
     assert customer.credit == Decimal("500.00")  # 500 + 4 x 250 - 2 x 500
     assert_books_balance(customer)
+
+
+def test_bill_due_steps_over_a_busy_customer_and_comes_back_for_them():
+    from django.db import transaction
+
+    from accounts.models import User
+
+    plan = Plan.objects.create(name="Bronze", amount="100.00")
+    customers = [UserFactory() for _ in range(3)]
+    for customer in customers:
+        credit_top_up(user_id=customer.pk, amount=Decimal("500"))
+        billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk, now=START)
+    busy = customers[0]
+    locked, release = threading.Event(), threading.Event()
+    order = []
+
+    def hold_the_lock():
+        try:
+            with transaction.atomic():
+                User.objects.select_for_update().get(pk=busy.pk)
+                locked.set()
+                release.wait(10)
+                order.append("released")
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    locked.wait(10)
+
+    def progress(_):
+        if len(order) == 0:
+            order.append("others billed")
+            release.set()  # the others are done: let the busy customer go
+
+    report = billing.bill_due(now=START + 31 * DAY, progress=progress)
+    holder.join(10)
+
+    assert order[:2] == ["others billed", "released"]
+    assert report.invoices_paid == 3
+    assert Invoice.objects.filter(period_index=1).count() == 3
