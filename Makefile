@@ -5,12 +5,14 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser run test bench lint format migrate superuser clean
+.PHONY: install browser run test bench lint format migrate superuser freeze clean
 
-$(BIN)/.installed: requirements.txt
+# requirements.txt pins what we use; constraints.txt pins everything they pull in, so a fresh
+# clone installs exactly what was tested (refresh it with `make freeze` after a change).
+$(BIN)/.installed: requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
 	touch $@
 
 install: $(BIN)/.installed
@@ -60,6 +62,9 @@ migrate: install
 superuser: export DEBUG ?= true
 superuser: install
 	$(BIN)/python manage.py createsuperuser
+
+freeze: install
+	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
