@@ -46,11 +46,6 @@ class BillingReport:
     resumed: int = 0
     expired: int = 0
 
-    def __iadd__(self, other: BillingReport) -> BillingReport:
-        for field in fields(self):
-            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
-        return self
-
     def __str__(self) -> str:
         return ", ".join(
             f"{field.name.replace('_', ' ')}: {getattr(self, field.name)}" for field in fields(self)

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -362,11 +362,3 @@ def running_scheduler_exists() -> bool:
     if scheduler is not None and scheduler.is_leader:
         return True
     return leader_lock_held_anywhere()
-
-
-def next_run(subscription_id: int) -> datetime | None:
-    scheduler = _current
-    if scheduler is None or scheduler.scheduler is None:
-        return None
-    job = scheduler.scheduler.get_job(job_id(subscription_id))
-    return job.next_run_time if job else None
