@@ -208,4 +208,5 @@ class CreditTransactionAdmin(admin.ModelAdmin):
             note=form.cleaned_data["note"],
         )
         # The admin goes on with the saved line (its log entry, its redirect).
-        obj.__dict__.update({k: v for k, v in entry.__dict__.items() if not k.startswith("_")})
+        obj.pk = entry.pk
+        obj.refresh_from_db()

@@ -11,7 +11,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import services
-from .models import Plan
 from .permissions import IsSuperuserOrReadOnly
 from .selectors import plan_list, plan_visible_to
 from .serializers import PlanSerializer
@@ -56,15 +55,12 @@ class PlanDetailApi(GenericAPIView):
     def get_queryset(self):
         return plan_visible_to(user=self.request.user)
 
-    def get_plan(self, plan_id: int) -> Plan:
-        return self.get_object()
-
     @extend_schema(tags=["plans"], summary="A plan")
     def get(self, request: Request, plan_id: int) -> Response:
-        return Response(PlanSerializer(self.get_plan(plan_id)).data)
+        return Response(PlanSerializer(self.get_object()).data)
 
     def _update(self, request: Request, plan_id: int, *, partial: bool) -> Response:
-        plan = self.get_plan(plan_id)
+        plan = self.get_object()
         data = PlanSerializer(plan, data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         plan = services.plan_update(plan=plan, **data.validated_data)
@@ -84,5 +80,5 @@ class PlanDetailApi(GenericAPIView):
         summary="Archive a plan (superuser): no longer listed or purchasable",
     )
     def delete(self, request: Request, plan_id: int) -> Response:
-        services.plan_archive(plan=self.get_plan(plan_id))
+        services.plan_archive(plan=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

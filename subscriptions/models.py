@@ -96,12 +96,6 @@ class Subscription(models.Model):
     def period_end(self, index: int) -> datetime:
         return self.period_start(index + 1)
 
-    def period_index_at(self, moment: datetime) -> int:
-        """The period ``moment`` falls in (clamped to the subscription's periods)."""
-        elapsed = (moment - self.start_at).total_seconds()
-        index = int(elapsed // self.period_seconds)
-        return max(0, min(index, self.plan_months_validity - 1))
-
     @property
     def start_date(self) -> date:
         return timezone.localdate(self.start_at)
