@@ -13,24 +13,18 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from core.exceptions import ApplicationError
+from core.exceptions import (
+    ApplicationError,
+    BalanceLimitExceeded,
+    InsufficientCredit,
+    InvalidInput,
+)
 
 from .models import MAX_BALANCE, CreditTransaction, User
 from .signals import credit_added
 
 logger = logging.getLogger(__name__)
 Kind = CreditTransaction.Kind
-
-
-class InsufficientCredit(ApplicationError):
-    def __init__(self, *, needed: Decimal, balance: Decimal) -> None:
-        super().__init__(
-            f"Your credit ({balance}) does not cover {needed}. Please top up.",
-            code="insufficient_credit",
-            status_code=402,
-        )
-        self.needed = needed
-        self.balance = balance
 
 
 def _move(
@@ -44,7 +38,7 @@ def _move(
     now: datetime | None = None,
 ) -> CreditTransaction:
     if amount == 0:
-        raise ApplicationError("The amount must not be zero.", code="invalid")
+        raise InvalidInput("The amount must not be zero.")
     # No savepoint (two round trips per payment in a billing run): a refusal is decided before
     # anything is written and raised after the block, so the caller's transaction stays usable.
     refusal: ApplicationError | None = None
@@ -54,10 +48,7 @@ def _move(
         if new_balance < 0:
             refusal = InsufficientCredit(needed=-amount, balance=balance)
         elif new_balance > MAX_BALANCE:
-            message = f"The balance can't exceed {MAX_BALANCE}."
-            refusal = ApplicationError(
-                message, code="balance_limit_exceeded", errors={"amount": [message]}
-            )
+            refusal = BalanceLimitExceeded(limit=MAX_BALANCE)
         else:
             User.objects.filter(pk=user_id).update(credit=new_balance)
             entry = CreditTransaction.objects.create(
@@ -99,7 +90,7 @@ def credit_top_up(
 ) -> CreditTransaction:
     """Add ``amount`` (> 0) to the customer's credit, then announce ``credit_added``."""
     if amount <= 0:
-        raise ApplicationError("A top-up must be positive.", code="invalid")
+        raise InvalidInput("A top-up must be positive.")
     entry = _move(user_id=user_id, amount=amount, kind=Kind.TOP_UP, by=by, note=note, now=now)
     _announce(entry)
     return entry
@@ -120,7 +111,7 @@ def credit_pay_invoice(
 ) -> CreditTransaction:
     """Debit ``amount`` (> 0) for an invoice, or raise ``InsufficientCredit`` (402)."""
     if amount <= 0:
-        raise ApplicationError("A payment must be positive.", code="invalid")
+        raise InvalidInput("A payment must be positive.")
     return _move(
         user_id=user_id, amount=-amount, kind=Kind.INVOICE_PAYMENT, invoice_id=invoice_id, now=now
     )

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from core.exceptions import ApplicationError, ThrottledError
+from core.exceptions import OtpAttemptsExceeded, OtpExpired, OtpInvalid, ThrottledError
 
 from .models import OneTimePassword, User
 from .sms import send_sms
@@ -83,12 +83,6 @@ def otp_issue(*, user: User, phone: str, purpose: str, now: datetime | None = No
     transaction.on_commit(lambda: send_sms(phone=str(phone), text=text))
 
 
-def _otp_invalid() -> ApplicationError:
-    return ApplicationError(
-        "The code is not valid.", code="otp_invalid", errors={"otp": ["The code is not valid."]}
-    )
-
-
 def otp_consume(
     *,
     phone: str,
@@ -114,19 +108,11 @@ def otp_consume(
             .first()
         )
         if otp is None:
-            raise _otp_invalid()
+            raise OtpInvalid()
         if otp.expires_at <= now:
-            raise ApplicationError(
-                "The code has expired. Ask for a new one.",
-                code="otp_expired",
-                errors={"otp": ["The code has expired."]},
-            )
+            raise OtpExpired()
         if otp.attempts >= settings.OTP_MAX_ATTEMPTS:
-            raise ApplicationError(
-                "Too many wrong codes. Ask for a new one.",
-                code="otp_attempts_exceeded",
-                status_code=429,
-            )
+            raise OtpAttemptsExceeded()
         expected = hash_code(phone=str(phone), purpose=purpose, code=code)
         matches = constant_time_compare(expected, otp.code_hash)
         if matches:
@@ -134,4 +120,4 @@ def otp_consume(
             return on_success(otp.user)
         otp.attempts += 1
         otp.save(update_fields=["attempts"])
-    raise _otp_invalid()
+    raise OtpInvalid()

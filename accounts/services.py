@@ -22,21 +22,23 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from core.exceptions import ApplicationError, NotFoundError
+from core.exceptions import (
+    InvalidCredentials,
+    InvalidInput,
+    NotFoundError,
+    OtpInvalid,
+    PhoneLimitReached,
+    PhoneNotVerified,
+    PhoneNotVerifiedForPrimary,
+    PhoneTaken,
+    TokenNotValid,
+)
 
 from .models import OneTimePassword, PhoneNumber, User
 from .otp import otp_claim_send_slot, otp_consume, otp_issue
 from .selectors import user_get_pending
 
 Purpose = OneTimePassword.Purpose
-
-
-def _phone_taken(message: str = "This phone number is already registered.") -> ApplicationError:
-    return ApplicationError(message, code="phone_taken", errors={"phone": [message]})
-
-
-def _token_not_valid(message: str = "Token is invalid or expired.") -> ApplicationError:
-    return ApplicationError(message, code="token_not_valid", status_code=401)
 
 
 def _phone_is_verified_anywhere(phone: str) -> bool:
@@ -50,7 +52,7 @@ def user_register(*, phone: str, name: str, password: str, now: datetime | None 
     """Create an unverified account and text it a code; replaces a pending one with the phone."""
     now = now or timezone.now()
     if _phone_is_verified_anywhere(phone):
-        raise _phone_taken()
+        raise PhoneTaken()
     otp_claim_send_slot(phone=phone, now=now)
     try:
         with transaction.atomic():
@@ -61,16 +63,16 @@ def user_register(*, phone: str, name: str, password: str, now: datetime | None 
             otp_issue(user=user, phone=phone, purpose=Purpose.VERIFY_PHONE, now=now)
     except IntegrityError:
         # Another registration of the same phone won the race.
-        raise _phone_taken() from None
+        raise PhoneTaken() from None
     return user
 
 
 def _phone_mark_verified(*, user: User, phone: str, now: datetime) -> PhoneNumber:
     row = PhoneNumber.objects.select_for_update().filter(user=user, phone=phone).first()
     if row is None:
-        raise ApplicationError("The code is not valid.", code="otp_invalid")
+        raise OtpInvalid()
     if PhoneNumber.objects.filter(phone=phone, is_verified=True).exclude(pk=row.pk).exists():
-        raise _phone_taken("This phone number is already verified on another account.")
+        raise PhoneTaken("This phone number is already verified on another account.")
     # The number now belongs to this account: drop other accounts' unproven claims on it.
     User.objects.filter(phone=phone).exclude(pk=user.pk).delete()  # pending registrations
     PhoneNumber.objects.filter(phone=phone, is_verified=False).exclude(user=user).delete()
@@ -80,7 +82,7 @@ def _phone_mark_verified(*, user: User, phone: str, now: datetime) -> PhoneNumbe
         with transaction.atomic():
             row.save(update_fields=["is_verified", "verified_at"])
     except IntegrityError:
-        raise _phone_taken("This phone number is already verified on another account.") from None
+        raise PhoneTaken("This phone number is already verified on another account.") from None
     return row
 
 
@@ -137,16 +139,8 @@ def user_login(*, phone: str, password: str) -> dict[str, str]:
             phones__phone=phone, phones__is_verified=False, is_active=True
         )
         if any(candidate.check_password(password) for candidate in waiting[:5]):
-            raise ApplicationError(
-                "Verify your phone with the code we texted you before logging in.",
-                code="phone_not_verified",
-                status_code=403,
-            )
-        raise ApplicationError(
-            "No active account found with the given phone and password.",
-            code="invalid_credentials",
-            status_code=401,
-        )
+            raise PhoneNotVerified()
+        raise InvalidCredentials()
     update_last_login(None, user)
     return _token_pair(user)
 
@@ -156,7 +150,7 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
     try:
         token = RefreshToken(refresh)
     except TokenError as exc:
-        raise _token_not_valid(str(exc)) from None
+        raise TokenNotValid(str(exc)) from None
     with transaction.atomic():
         outstanding = (
             OutstandingToken.objects.select_for_update(of=("self",))
@@ -165,12 +159,12 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
             .first()
         )
         if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
-            raise _token_not_valid("Token is blacklisted.")
+            raise TokenNotValid("Token is blacklisted.")
         user = outstanding.user
         if user is None or not user.is_active:
-            raise _token_not_valid("No active account found for the given token.")
+            raise TokenNotValid("No active account found for the given token.")
         if token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
-            raise _token_not_valid("The password has changed since this token was issued.")
+            raise TokenNotValid("The password has changed since this token was issued.")
         BlacklistedToken.objects.create(token=outstanding)
         pair = _token_pair(user)
     return {"access": pair["access"], "refresh": pair["refresh"]}
@@ -181,9 +175,9 @@ def user_logout(*, user: User, refresh: str) -> None:
     try:
         token = RefreshToken(refresh)
     except TokenError as exc:
-        raise _token_not_valid(str(exc)) from None
+        raise TokenNotValid(str(exc)) from None
     if str(token.get(jwt_settings.USER_ID_CLAIM)) != str(user.pk):
-        raise _token_not_valid("This refresh token does not belong to you.")
+        raise TokenNotValid("This refresh token does not belong to you.")
     token.blacklist()
 
 
@@ -205,12 +199,12 @@ def phone_add(*, user: User, phone: str, now: datetime | None = None) -> PhoneNu
     # Lock the account so two concurrent adds can't both pass the limit check.
     User.objects.select_for_update().get(pk=user.pk)
     if user.phones.filter(phone=phone).exists():
-        raise _phone_taken("This phone number is already on your account.")
+        raise PhoneTaken("This phone number is already on your account.")
     if _phone_is_verified_anywhere(phone):
-        raise _phone_taken()
+        raise PhoneTaken()
     if user.phones.count() >= settings.MAX_PHONES_PER_ACCOUNT:
         message = f"An account can have at most {settings.MAX_PHONES_PER_ACCOUNT} phone numbers."
-        raise ApplicationError(message, code="phone_limit_reached", errors={"phone": [message]})
+        raise PhoneLimitReached(message)
     otp_claim_send_slot(phone=phone, now=now)
     row = PhoneNumber.objects.create(user=user, phone=phone, created_at=now)
     otp_issue(user=user, phone=phone, purpose=Purpose.VERIFY_PHONE, now=now)
@@ -225,11 +219,7 @@ def phone_make_primary(*, user: User, phone: str) -> PhoneNumber:
     if row is None:
         raise NotFoundError("This phone number is not on your account.")
     if not row.is_verified:
-        raise ApplicationError(
-            "Verify this phone number before making it primary.",
-            code="phone_not_verified",
-            errors={"phone": ["This phone number is not verified."]},
-        )
+        raise PhoneNotVerifiedForPrimary()
     if not row.is_primary:
         locked.phones.filter(is_primary=True).update(is_primary=False)
         row.is_primary = True
@@ -261,9 +251,7 @@ def _password_set(*, user: User, new_password: str) -> User:
     try:
         validate_password(new_password, user)
     except DjangoValidationError as exc:
-        raise ApplicationError(
-            exc.messages[0], code="invalid", errors={"new_password": exc.messages}
-        ) from None
+        raise InvalidInput(exc.messages[0], errors={"new_password": exc.messages}) from None
     user.set_password(new_password)
     user.save(update_fields=["password"])
     user_tokens_revoke_all(user=user)

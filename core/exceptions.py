@@ -1,13 +1,17 @@
 """
-One error shape for the whole API: ``{"message", "code", "errors"}``.
+One error shape for the whole API: ``{"message", "code", "errors"}``, and one registry of errors.
 
-Services raise :class:`ApplicationError`; DRF's own exceptions and Django's ``Http404`` and
-``PermissionDenied`` are translated here too, so a client only ever parses one shape.
+Every refusal a service can raise is a class below (zulip style): its ``code`` and HTTP status are
+class attributes, its default message says what happened, and an error about one input field
+(``field``) fills ``errors`` itself. A refusal that carries ``data`` builds it in its own class.
+DRF's own exceptions and Django's ``Http404`` and ``PermissionDenied`` are translated here too, so
+a client only ever parses one shape. :data:`ERROR_CODES` lists every code the API answers with.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -18,44 +22,200 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class ApplicationError(Exception):
-    """A business rule said no. Carries the HTTP status and the stable ``code`` of the contract."""
+    """A business rule said no. Subclasses set ``code``, ``status_code`` and ``default_message``."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    code: ClassVar[str] = "invalid"
+    status_code: ClassVar[int] = status.HTTP_400_BAD_REQUEST
+    default_message: ClassVar[str] = "The request is not valid."
+    # The input field the refusal is about: ``errors`` then says {field: [message]}.
+    field: ClassVar[str | None] = None
 
     def __init__(
         self,
-        message: str,
+        message: str | None = None,
         *,
-        code: str,
-        status_code: int | None = None,
         errors: dict[str, list[str]] | None = None,
-        data: Any = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        if status_code is not None:
-            self.status_code = status_code
+        self.message = message or self.default_message
+        super().__init__(self.message)
+        if errors is None and self.field is not None:
+            errors = {self.field: [self.message]}
         self.errors = errors
-        self.data = data
         self.headers = headers or {}
+
+    @property
+    def data(self) -> Any:
+        """Extra data for the client (``{"data": …}`` in the body); None for most refusals."""
+        return None
+
+
+# --- 400 ---------------------------------------------------------------------------------------
+
+
+class InvalidInput(ApplicationError):
+    code = "invalid"
+
+
+class ParseError(ApplicationError):
+    code = "parse_error"
+    default_message = "The request body is not valid JSON."
+
+
+class PhoneTaken(ApplicationError):
+    code = "phone_taken"
+    default_message = "This phone number is already registered."
+    field = "phone"
+
+
+class PhoneLimitReached(ApplicationError):
+    code = "phone_limit_reached"
+    field = "phone"
+
+
+class PhoneNotVerifiedForPrimary(ApplicationError):
+    code = "phone_not_verified"
+    default_message = "Verify this phone number before making it primary."
+
+    def __init__(self) -> None:
+        super().__init__(errors={"phone": ["This phone number is not verified."]})
+
+
+class OtpInvalid(ApplicationError):
+    code = "otp_invalid"
+    default_message = "The code is not valid."
+    field = "otp"
+
+
+class OtpExpired(ApplicationError):
+    code = "otp_expired"
+    default_message = "The code has expired. Ask for a new one."
+
+    def __init__(self) -> None:
+        super().__init__(errors={"otp": ["The code has expired."]})
+
+
+class BalanceLimitExceeded(ApplicationError):
+    code = "balance_limit_exceeded"
+    field = "amount"
+
+    def __init__(self, *, limit: Decimal) -> None:
+        super().__init__(f"The balance can't exceed {limit}.")
+        self.limit = limit
+
+
+# --- 401, 402, 403, 404 ---------------------------------------------------------------------
+
+
+class InvalidCredentials(ApplicationError):
+    code = "invalid_credentials"
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_message = "No active account found with the given phone and password."
+
+
+class TokenNotValid(ApplicationError):
+    code = "token_not_valid"
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_message = "Token is invalid or expired."
+
+
+class TokenExpired(ApplicationError):
+    code = "token_expired"
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_message = "The token has expired."
+
+
+class InsufficientCredit(ApplicationError):
+    code = "insufficient_credit"
+    status_code = status.HTTP_402_PAYMENT_REQUIRED
+
+    def __init__(self, *, needed: Decimal, balance: Decimal) -> None:
+        super().__init__(f"Your credit ({balance}) does not cover {needed}. Please top up.")
+        self.needed = needed
+        self.balance = balance
+
+
+class PhoneNotVerified(ApplicationError):
+    code = "phone_not_verified"
+    status_code = status.HTTP_403_FORBIDDEN
+    default_message = "Verify your phone with the code we texted you before logging in."
 
 
 class NotFoundError(ApplicationError):
+    code = "not_found"
     status_code = status.HTTP_404_NOT_FOUND
+    default_message = "Not found."
 
-    def __init__(self, message: str = "Not found.", **kwargs: Any) -> None:
-        super().__init__(message, code=kwargs.pop("code", "not_found"), **kwargs)
+
+# --- 409 ---------------------------------------------------------------------------------------
+
+
+class Conflict(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+
+
+class RegistrationPending(Conflict):
+    code = "registration_pending"
+    default_message = (
+        "This phone number is waiting for its verification code. Enter the code, ask for it"
+        " again with resend-otp, or register once it has expired."
+    )
+    field = "phone"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
+class AlreadySubscribed(Conflict):
+    code = "already_subscribed"
+    default_message = "You already have a live subscription to this plan."
+
+
+class SubscriptionEnded(Conflict):
+    code = "subscription_ended"
+
+    def __init__(self, *, status: str) -> None:
+        super().__init__(f"This subscription is {status}; it can't change any more.")
+
+
+class NotCancellable(Conflict):
+    """Carries the subscription as the API shows it (``data``), built by the app that owns it."""
+
+    code = "not_cancellable"
+    default_message = "Plan is not cancellable"
+
+
+# --- 429 ---------------------------------------------------------------------------------------
 
 
 class ThrottledError(ApplicationError):
+    code = "throttled"
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
 
-    def __init__(self, message: str, *, wait_seconds: int, code: str = "throttled") -> None:
+    def __init__(self, message: str, *, wait_seconds: int) -> None:
         wait_seconds = max(1, int(wait_seconds))
-        super().__init__(message, code=code, headers={"Retry-After": str(wait_seconds)})
+        super().__init__(message, headers={"Retry-After": str(wait_seconds)})
         self.wait_seconds = wait_seconds
+
+
+class OtpAttemptsExceeded(ApplicationError):
+    code = "otp_attempts_exceeded"
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_message = "Too many wrong codes. Ask for a new one."
+
+
+def _registry(root: type[ApplicationError]) -> dict[str, type[ApplicationError]]:
+    found: dict[str, type[ApplicationError]] = {}
+    for cls in root.__subclasses__():
+        found.setdefault(cls.code, cls)
+        found.update({k: v for k, v in _registry(cls).items() if k not in found})
+    return found
+
+
+def error_classes() -> dict[str, type[ApplicationError]]:
+    """Every error code a service can raise, with its class (apps' subclasses included)."""
+    return dict(sorted(_registry(ApplicationError).items()))
 
 
 def error_body(message: str, code: str, errors: Any = None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .exceptions import ApplicationError
+from .exceptions import IdempotencyKeyReused, InvalidInput
 from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -54,7 +54,7 @@ def _read_key(request: Request) -> str | None:
         return None
     if not _VALID_KEY.match(key):
         message = f"{HEADER} must be 1 to 255 visible ASCII characters."
-        raise ApplicationError(message, code="invalid", errors={HEADER: [message]})
+        raise InvalidInput(message, errors={HEADER: [message]})
     return key
 
 
@@ -86,10 +86,8 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
                 user_id=request.user.pk, key=key, fingerprint=fingerprint, now=timezone.now()
             )
             if record.fingerprint != fingerprint:
-                raise ApplicationError(
-                    f"This {HEADER} was already used with a different request.",
-                    code="idempotency_key_reused",
-                    status_code=409,
+                raise IdempotencyKeyReused(
+                    f"This {HEADER} was already used with a different request."
                 )
             if record.response_status is not None:
                 return Response(

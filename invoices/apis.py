@@ -12,7 +12,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.exceptions import ApplicationError
 from core.filters import FilterBackend
 from core.idempotency import IDEMPOTENCY_KEY, idempotent
 from subscriptions.serializers import SubscriptionSerializer
@@ -70,17 +69,9 @@ class CancelPlanApi(APIView):
         summary="Cancel a subscription of a cancellable plan (no refund)",
     )
     def post(self, request: Request, subscription_id: int) -> Response:
-        try:
-            subscription = billing.subscription_cancel(
-                user_id=request.user.pk, subscription_id=subscription_id
-            )
-        except billing.SubscriptionNotCancellable as refusal:
-            raise ApplicationError(
-                refusal.message,
-                code=refusal.code,
-                status_code=refusal.status_code,
-                data=SubscriptionSerializer(refusal.subscription).data,
-            ) from None
+        subscription = billing.subscription_cancel(
+            user_id=request.user.pk, subscription_id=subscription_id
+        )
         return Response(
             {
                 "message": "Plan cancelled successfully",

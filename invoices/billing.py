@@ -21,10 +21,11 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.credit import InsufficientCredit, credit_pay_invoice
+from accounts.credit import credit_pay_invoice
 from accounts.models import User
-from core.exceptions import ApplicationError, NotFoundError
+from core.exceptions import AlreadySubscribed, InsufficientCredit, NotFoundError, SubscriptionEnded
 from plans.models import Plan
+from subscriptions.errors import SubscriptionNotCancellable
 from subscriptions.models import Subscription
 
 from .models import Invoice
@@ -50,20 +51,6 @@ class BillingReport:
         return ", ".join(
             f"{field.name.replace('_', ' ')}: {getattr(self, field.name)}" for field in fields(self)
         )
-
-
-class SubscriptionNotCancellable(ApplicationError):
-    def __init__(self, subscription: Subscription) -> None:
-        super().__init__("Plan is not cancellable", code="not_cancellable", status_code=409)
-        self.subscription = subscription
-
-
-def _subscription_ended(subscription: Subscription) -> ApplicationError:
-    return ApplicationError(
-        f"This subscription is {subscription.status}; it can't change any more.",
-        code="subscription_ended",
-        status_code=409,
-    )
 
 
 def _announce(subscription_ids: Iterable[int]) -> None:
@@ -103,7 +90,7 @@ def _live_subscription(user_id: int, subscription_id: int, now: datetime) -> Sub
     _customer_catch_up(user_id, now, BillingReport())
     subscription = _own_subscription(user_id=user_id, subscription_id=subscription_id)
     if not subscription.is_live:
-        raise _subscription_ended(subscription)
+        raise SubscriptionEnded(status=subscription.status)
     return subscription
 
 
@@ -237,7 +224,7 @@ def subscription_purchase(
             if plan is None:
                 raise NotFoundError("There is no purchasable plan with this id.")
             if Subscription.objects.filter(user_id=user_id, plan=plan, status__in=LIVE).exists():
-                raise _already_subscribed()
+                raise AlreadySubscribed()
             period_seconds = plan.payment_cycle * settings.BILLING_DAY_SECONDS
             subscription = Subscription(
                 user_id=user_id,
@@ -259,19 +246,11 @@ def subscription_purchase(
             _announce([subscription.pk])
     except IntegrityError:
         # The database's one-live-subscription-per-plan rule caught a race.
-        raise _already_subscribed() from None
+        raise AlreadySubscribed() from None
     logger.info(
         "Customer %s subscribed to %s (subscription %s)", user_id, plan.name, subscription.pk
     )
     return subscription
-
-
-def _already_subscribed() -> ApplicationError:
-    return ApplicationError(
-        "You already have a live subscription to this plan.",
-        code="already_subscribed",
-        status_code=409,
-    )
 
 
 def subscription_bill(*, subscription_id: int, now: datetime | None = None) -> BillingReport:
