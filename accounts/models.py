@@ -9,7 +9,9 @@ from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
-MAX_BALANCE = Decimal("9999999999.99")
+from core.money import MAX_MONEY
+
+MAX_BALANCE = MAX_MONEY
 
 
 class UserManager(BaseUserManager["User"]):

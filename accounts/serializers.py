@@ -9,6 +9,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.money import MAX_MONEY
+
 from .models import CreditTransaction, PhoneNumber, User
 from .otp import OTP_LENGTH
 from .phones import normalize_phone
@@ -108,7 +110,7 @@ class MeOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "phone", "phones", "credit", "date_joined"]
 
 
-MAX_AMOUNT = Decimal("9999999999.99")
+MAX_AMOUNT = MAX_MONEY
 
 
 def _money_field(**kwargs: Any) -> serializers.DecimalField:

@@ -2,8 +2,20 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Cast
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
+
+from core.money import MAX_MONEY
+
+MIN_AMOUNT = Decimal("0.01")
+MAX_CYCLE_DAYS = 3660  # ten years
+MAX_CYCLES = 1200  # a hundred years of monthly cycles
+# A subscription lasts payment_cycle * total_valid_months days from its purchase. About a
+# thousand years keeps its end, and every period boundary, inside what a datetime holds
+# (year 9999) for any purchase before the year 8900.
+MAX_TERM_DAYS = 366_000
 
 
 class PlanQuerySet(models.QuerySet["Plan"]):
@@ -18,18 +30,17 @@ class Plan(models.Model):
     amount = models.DecimalField(
         max_digits=12,
         decimal_places=2,
-        validators=[
-            MinValueValidator(Decimal("0.01")),
-            MaxValueValidator(Decimal("9999999999.99")),
-        ],
+        validators=[MinValueValidator(MIN_AMOUNT), MaxValueValidator(MAX_MONEY)],
     )
     payment_cycle = models.PositiveIntegerField(
         default=30,
-        validators=[MinValueValidator(1)],
-        help_text="Length of one billing cycle, in days.",
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CYCLE_DAYS)],
+        help_text="Days per billing cycle.",
     )
     total_valid_months = models.PositiveIntegerField(
-        default=12, validators=[MinValueValidator(1)], help_text="Number of billing cycles."
+        default=12,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CYCLES)],
+        help_text="Number of billing cycles.",
     )
     is_cancellable = models.BooleanField(default=False)
     archived_at = models.DateTimeField(
@@ -45,10 +56,34 @@ class Plan(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="plans_plan_amount_positive"),
             models.CheckConstraint(
+                condition=Q(amount__lte=MAX_MONEY), name="plans_plan_amount_within_limit"
+            ),
+            models.CheckConstraint(
                 condition=Q(payment_cycle__gte=1), name="plans_plan_cycle_positive"
             ),
             models.CheckConstraint(
+                condition=Q(payment_cycle__lte=MAX_CYCLE_DAYS),
+                name="plans_plan_cycle_within_limit",
+            ),
+            models.CheckConstraint(
                 condition=Q(total_valid_months__gte=1), name="plans_plan_cycles_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(total_valid_months__lte=MAX_CYCLES),
+                name="plans_plan_cycles_within_limit",
+            ),
+            # In 64 bits: PostgreSQL's 32-bit product of two out-of-range values would fail
+            # with "integer out of range" instead of breaking this constraint.
+            models.CheckConstraint(
+                condition=LessThanOrEqual(
+                    Cast("payment_cycle", models.BigIntegerField()) * F("total_valid_months"),
+                    MAX_TERM_DAYS,
+                ),
+                name="plans_plan_term_within_limit",
+                violation_error_message=(
+                    f"A plan lasts at most {MAX_TERM_DAYS} days: payment_cycle times"
+                    " total_valid_months is too large."
+                ),
             ),
         ]
 
