@@ -37,3 +37,44 @@ def test_admin_cannot_delete_plans(admin_client, plan):
 
     assert response.status_code == 403
     assert Plan.objects.filter(pk=plan.pk).exists()
+
+
+def add_form(**terms):
+    return {
+        "name": "Long",
+        "amount": "10.00",
+        "payment_cycle": 30,
+        "total_valid_months": 12,
+        "created_at_0": "2026-11-23",
+        "created_at_1": "12:00:00",
+        **terms,
+    }
+
+
+def test_admin_adds_a_plan_within_the_limits(admin_client):
+    response = admin_client.post(
+        "/admin/plans/plan/add/", add_form(payment_cycle=3660, total_valid_months=100)
+    )
+
+    assert response.status_code == 302
+    assert Plan.objects.get().payment_cycle == 3660
+
+
+@pytest.mark.parametrize(
+    ("terms", "field", "message"),
+    [
+        ({"payment_cycle": 10**9}, "payment_cycle", "less than or equal to 3660"),
+        ({"payment_cycle": 0}, "payment_cycle", "greater than or equal to 1"),
+        ({"total_valid_months": 1201}, "total_valid_months", "less than or equal to 1200"),
+        ({"payment_cycle": 3660, "total_valid_months": 1200}, "__all__", "at most 366000 days"),
+        ({"amount": "10.001"}, "amount", "no more than 2 decimal places"),
+        ({"amount": "0.00"}, "amount", "greater than or equal to 0.01"),
+    ],
+)
+def test_admin_add_form_refuses_a_plan_out_of_range(admin_client, terms, field, message):
+    response = admin_client.post("/admin/plans/plan/add/", add_form(**terms))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert message in " ".join(errors[field])
+    assert not Plan.objects.exists()

@@ -231,3 +231,65 @@ def test_plan_list_queries_do_not_grow_with_the_page(
     for size in (1, 100):
         with django_assert_max_num_queries(4):
             assert len(customer_client.get(PLANS, {"page_size": size}).json()["results"]) == size
+
+
+@pytest.mark.parametrize(
+    "terms",
+    [
+        {"payment_cycle": 3661},
+        {"total_valid_months": 1201},
+        # Each within its limit, but the plan would end past what a date can hold.
+        {"payment_cycle": 3660, "total_valid_months": 1200},
+        {"payment_cycle": 3660, "total_valid_months": 101},
+    ],
+)
+def test_plans_out_of_range_are_refused_with_a_sentence(superuser_client, terms):
+    response = superuser_client.post(PLANS, {"name": "P", "amount": "10", **terms}, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    field, messages = next(iter(body["errors"].items()))
+    assert field in {*terms, "non_field_errors"}
+    assert any(limit in messages[0] for limit in ("3660", "1200", "366000"))
+    assert not Plan.objects.exists()
+
+
+def test_the_limits_messages_are_unchanged(superuser_client):
+    response = superuser_client.post(
+        PLANS,
+        {"name": "P", "amount": "10000000000", "payment_cycle": 3661, "total_valid_months": 0},
+        format="json",
+    )
+
+    assert response.json()["errors"] == {
+        "amount": ["Ensure that there are no more than 10 digits before the decimal point."],
+        "payment_cycle": ["Ensure this value is less than or equal to 3660."],
+        "total_valid_months": ["Ensure this value is greater than or equal to 1."],
+    }
+
+
+def test_a_change_that_makes_the_plan_too_long_is_refused(superuser_client, plan):
+    superuser_client.patch(detail(plan.pk), {"payment_cycle": 3660}, format="json")
+
+    response = superuser_client.patch(detail(plan.pk), {"total_valid_months": 101}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "non_field_errors": [
+            "A plan lasts at most 366000 days: payment_cycle times total_valid_months is too large."
+        ]
+    }
+    plan.refresh_from_db()
+    assert (plan.payment_cycle, plan.total_valid_months) == (3660, 12)
+
+
+def test_a_plan_at_the_limits_is_accepted(superuser_client):
+    response = superuser_client.post(
+        PLANS,
+        {"name": "P", "amount": "9999999999.99", "payment_cycle": 305, "total_valid_months": 1200},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["amount"] == "9999999999.99"
