@@ -14,6 +14,10 @@ from rest_framework.views import APIView
 from .phones import normalize_phone
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class PhoneRateThrottle(SimpleRateThrottle):
     """Counts requests per phone number in the body, whichever way the number is written."""
 
@@ -22,8 +26,9 @@ class PhoneRateThrottle(SimpleRateThrottle):
         raw = data.get("phone") if isinstance(data, dict) else None
         if not isinstance(raw, str) or not raw.strip():
             return None
-        # Unparseable input still counts, under a digest that is safe as a cache key.
-        phone = normalize_phone(raw) or hashlib.sha256(raw.strip().encode()).hexdigest()
+        # Unparseable input still counts, under a digest that is safe as a cache key. Any string
+        # hashes (a lone surrogate too): the throttle runs before validation can refuse it.
+        phone = normalize_phone(raw) or _digest(raw.strip())
         return self.cache_format % {"scope": self.scope, "ident": phone}
 
 

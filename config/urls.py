@@ -1,10 +1,9 @@
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.urls import route
-from core.views import api_not_found
+from core.views import api_not_found, index
 
 from .views import HealthApi
 
@@ -17,6 +16,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", index, name="index"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     *route("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -24,14 +24,8 @@ urlpatterns = [
     re_path(r"^api(?:/.*)?$", api_not_found),
 ]
 
-
-def server_error(request: HttpRequest) -> JsonResponse:
-    """With DEBUG off, an unexpected error still answers in the contract's shape (never HTML)."""
-    body = {
-        "message": "Something went wrong on our side. Please try again.",
-        "code": "server_error",
-    }
-    return JsonResponse(body, status=500)
-
-
-handler500 = server_error
+# Django's error pages answer in the error shape outside the admin (see core.views).
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

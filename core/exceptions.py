@@ -13,6 +13,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -60,6 +67,26 @@ class InvalidInput(ApplicationError):
 class ParseError(ApplicationError):
     code = "parse_error"
     default_message = "The request body is not valid JSON."
+
+
+class BadRequest(ApplicationError):
+    """A request Django refuses before any view reads it (unknown Host, too many parameters)."""
+
+    code = "bad_request"
+    default_message = "The request is malformed."
+
+    @classmethod
+    def refusing(cls, exc: SuspiciousOperation) -> ApplicationError:
+        """Django's refusal of the request itself, as the client should read it."""
+        if isinstance(exc, RequestDataTooBig):
+            return RequestTooLarge()
+        if isinstance(exc, DisallowedHost):
+            return cls("This service does not answer to that Host header (see ALLOWED_HOSTS).")
+        if isinstance(exc, TooManyFieldsSent):
+            return cls("Too many query or form parameters (see DATA_UPLOAD_MAX_NUMBER_FIELDS).")
+        if isinstance(exc, TooManyFilesSent):
+            return cls("Too many files in the request.")
+        return cls()
 
 
 class PhoneTaken(ApplicationError):
@@ -186,6 +213,15 @@ class NotCancellable(Conflict):
     default_message = "Plan is not cancellable"
 
 
+# --- 413 ---------------------------------------------------------------------------------------
+
+
+class RequestTooLarge(ApplicationError):
+    code = "request_too_large"
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_message = "The request body is too large."
+
+
 # --- 429 ---------------------------------------------------------------------------------------
 
 
@@ -269,6 +305,9 @@ def _api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's ``EXCEPTION_HANDLER``: every handled error leaves in the contract's shape."""
+    if isinstance(exc, SuspiciousOperation):
+        # Raised when a view reads the query (TooManyFieldsSent): a 400, with DEBUG on too.
+        exc = BadRequest.refusing(exc)
     if isinstance(exc, ApplicationError):
         body = error_body(exc.message, exc.code, exc.errors)
         if exc.data is not None:

@@ -5,7 +5,8 @@ The first request with a key runs inside a transaction that holds the key's row,
 response (any status below 500) in the same transaction. A retry with the same key and body
 replays that response and moves no money; a concurrent retry waits for the first to finish. The
 same key with a different body, or on another endpoint, is ``409 idempotency_key_reused``. Keys
-are forgotten after ``IDEMPOTENCY_KEY_TTL`` (24 hours).
+are forgotten after ``IDEMPOTENCY_KEY_TTL`` (24 hours). What is stored is the rendered response
+(bytes and content type), so a replay is byte for byte the first answer.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -67,16 +69,17 @@ def _claim(*, user_id: int, key: str, fingerprint: str, now: datetime) -> Idempo
         record.fingerprint = fingerprint
         record.created_at = now
         record.response_status = None
-        record.response_body = None
+        record.response_content = None
+        record.response_content_type = ""
         record.save()
     return record
 
 
-def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
+def idempotent(handler: Callable[..., Response]) -> Callable[..., HttpResponse]:
     """Decorate an authenticated APIView method so that it honours ``Idempotency-Key``."""
 
     @wraps(handler)
-    def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         key = _read_key(request)
         if key is None:
             return handler(view, request, *args, **kwargs)
@@ -90,11 +93,13 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
                     f"This {HEADER} was already used with a different request."
                 )
             if record.response_status is not None:
-                return Response(
-                    record.response_body,
+                replay = HttpResponse(
+                    bytes(record.response_content or b""),
                     status=record.response_status,
-                    headers={"Idempotent-Replayed": "true"},
+                    content_type=record.response_content_type or None,
                 )
+                replay["Idempotent-Replayed"] = "true"
+                return replay
             try:
                 with transaction.atomic():
                     response = handler(view, request, *args, **kwargs)
@@ -105,9 +110,15 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
             if response.status_code >= 500:
                 transaction.set_rollback(True)
                 return response
+            # Render now, so that what is stored is exactly what this client receives.
+            response = view.finalize_response(request, response, *args, **kwargs)
+            response.render()
             record.response_status = response.status_code
-            record.response_body = response.data
-            record.save(update_fields=["response_status", "response_body"])
+            record.response_content = response.content
+            record.response_content_type = response.get("Content-Type", "")
+            record.save(
+                update_fields=["response_status", "response_content", "response_content_type"]
+            )
         return response
 
     return wrapper

@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -15,7 +14,10 @@ class IdempotencyKey(models.Model):
         max_length=64, help_text="SHA-256 of the method, the route and the JSON body."
     )
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    # The bytes the client received, not the data: a replay must be byte for byte the same
+    # (PostgreSQL's jsonb would reorder the keys).
+    response_content = models.BinaryField(null=True, blank=True)
+    response_content_type = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

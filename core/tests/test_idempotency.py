@@ -151,3 +151,23 @@ def test_an_unexpected_error_forgets_the_key_so_a_retry_can_succeed(client, cust
 
     assert response.status_code == 200
     assert "Idempotent-Replayed" not in response
+
+
+def test_a_replay_is_the_first_answer_byte_for_byte(client):
+    # PostgreSQL's jsonb stored {"message", "balance"} as {"balance", "message"}; SQLite's JSON
+    # text had other spacing: the replay said the same thing in other bytes.
+    first = top_up(client)
+    second = top_up(client)
+
+    assert first.content == b'{"message":"Credit increased","balance":"10.00"}'
+    assert second.content == first.content
+    assert second["Content-Type"] == first["Content-Type"] == "application/json"
+
+
+def test_a_replayed_refusal_is_the_first_answer_byte_for_byte(client):
+    first = top_up(client, amount="-5")
+    second = top_up(client, amount="-5")
+
+    assert second.status_code == 400
+    assert second.content == first.content
+    assert second["Idempotent-Replayed"] == "true"
