@@ -12,8 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.exceptions import ApplicationError
+
 from .credit import credit_adjust
 from .models import MAX_BALANCE, CreditTransaction, OneTimePassword, PhoneNumber, User
+from .services import credit_recipient_check
 
 LEDGER_LINES_SHOWN = 20
 
@@ -149,6 +152,9 @@ class CreditAdjustmentForm(forms.ModelForm):
     )
     note = forms.CharField(max_length=255, help_text="Why: shown in the ledger.")
 
+    # The staff member making the adjustment (set per request by CreditTransactionAdmin).
+    actor: User | None = None
+
     class Meta:
         model = CreditTransaction
         fields = ("user", "amount", "note")
@@ -162,6 +168,13 @@ class CreditAdjustmentForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         user, amount = cleaned.get("user"), cleaned.get("amount")
+        if user is not None and self.actor is not None:
+            # The same rule as the API's top-up: no credit for a pending or deactivated account.
+            try:
+                credit_recipient_check(actor=self.actor, customer=user)
+            except ApplicationError as exc:
+                self.add_error("user", exc.message)
+                return cleaned
         if user is not None and amount is not None:
             # The credit service checks again under a row lock; this gives a friendly message.
             if user.credit + amount < 0:
@@ -182,6 +195,10 @@ class CreditTransactionAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     date_hierarchy = "created_at"
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:

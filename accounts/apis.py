@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -16,8 +14,7 @@ from core.idempotency import IDEMPOTENCY_KEY, idempotent
 
 from . import services
 from .credit import credit_top_up
-from .models import User
-from .selectors import credit_balance, credit_transaction_list, customer_find, user_get_profile
+from .selectors import credit_balance, credit_transaction_list, user_get_profile
 from .serializers import (
     BalanceSerializer,
     CreditTransactionSerializer,
@@ -48,12 +45,20 @@ class PublicApi(APIView):
 
 class RegisterApi(PublicApi):
     throttle_classes = OTP_SEND_THROTTLES
+    error_statuses = (409,)
 
     @extend_schema(
         tags=["auth"],
         request=RegisterInputSerializer,
         responses={201: MessageSerializer},
-        summary="Register with a phone; an OTP is texted to it",
+        summary="Register with a phone; a registration code is texted to it",
+        description=(
+            "Creates an unverified account and texts the phone a code for registration. "
+            "`400 phone_taken` if the number is verified on an account. `409 "
+            "registration_pending` while another registration of the number waits with a live "
+            "code (its owner can use `resend-otp`); once that code has expired, registering "
+            "again replaces the pending account."
+        ),
     )
     def post(self, request: Request) -> Response:
         data = RegisterInputSerializer(data=request.data)
@@ -62,35 +67,59 @@ class RegisterApi(PublicApi):
         return _message("Registration Successful", status.HTTP_201_CREATED)
 
 
-class VerifyOtpApi(PublicApi):
+class VerifyOtpApi(APIView):
+    """Anonymous: completes a registration. With a bearer token: a phone the account added."""
+
+    permission_classes = [AllowAny]
     throttle_classes = OTP_CHECK_THROTTLES
+    error_statuses = (401,)
 
     @extend_schema(
         tags=["auth"],
         request=VerifyOtpInputSerializer,
         responses={200: MessageSerializer},
         summary="Verify a phone with the texted code",
+        description=(
+            "Without `Authorization`: completes the pending registration of `phone` with its "
+            "registration code; a code texted to add a number to an account never works here. "
+            "With the bearer token of the account that added `phone` (`add-phone-no/`): "
+            "completes that phone with its add-phone code; no other account can use that code. "
+            "A bad or expired token answers 401, never falls back to a registration."
+        ),
     )
     def post(self, request: Request) -> Response:
         data = VerifyOtpInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.phone_verify(phone=data.validated_data["phone"], code=data.validated_data["otp"])
+        phone, code = data.validated_data["phone"], data.validated_data["otp"]
+        if request.user.is_authenticated:
+            services.phone_add_verify(user=request.user, phone=phone, code=code)
+        else:
+            services.registration_verify(phone=phone, code=code)
         return _message("Verification Successful")
 
 
-class ResendOtpApi(PublicApi):
+class ResendOtpApi(APIView):
+    permission_classes = [AllowAny]
     throttle_classes = OTP_SEND_THROTTLES
+    error_statuses = (401,)
 
     @extend_schema(
         tags=["auth"],
         request=PhoneInputSerializer,
         responses={200: MessageSerializer},
         summary="Text a new verification code",
+        description=(
+            "Without `Authorization`: a new registration code for the pending registration of "
+            "`phone`. With a bearer token: a new add-phone code for a phone this account added "
+            "and has not verified. The answer is the same whether or not a code was due; one "
+            "send per code every `OTP_RESEND_COOLDOWN_SECONDS` (`429 throttled`)."
+        ),
     )
     def post(self, request: Request) -> Response:
         data = PhoneInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.otp_resend(phone=data.validated_data["phone"])
+        user = request.user if request.user.is_authenticated else None
+        services.otp_resend(phone=data.validated_data["phone"], user=user)
         return _message("If this phone is waiting for verification, a new code has been sent.")
 
 
@@ -157,6 +186,11 @@ class AddPhoneApi(APIView):
         request=PhoneInputSerializer,
         responses={201: MessageSerializer},
         summary="Add a phone to the account; an OTP is texted to it",
+        description=(
+            "Texts the phone a code for adding it to an account. Complete it with `verify-otp/` "
+            "sent with this account's bearer token (resend: `resend-otp/` with the token). A "
+            "pending registration of the number keeps its own code."
+        ),
     )
     def post(self, request: Request) -> Response:
         data = PhoneInputSerializer(data=request.data)
@@ -255,7 +289,9 @@ class TopUpApi(APIView):
     def post(self, request: Request) -> Response:
         data = TopUpInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        customer = self._customer(request, data.validated_data.get("customer"))
+        customer = services.credit_recipient_get(
+            actor=request.user, reference=data.validated_data.get("customer")
+        )
         credit_top_up(
             user_id=customer.pk,
             amount=data.validated_data["amount"],
@@ -274,19 +310,3 @@ class TopUpApi(APIView):
     )
     def put(self, request: Request) -> Response:
         return self.post(request)
-
-    @staticmethod
-    def _customer(request: Request, reference: str | None) -> User:
-        user = request.user
-        if not user.is_staff:
-            if reference is not None:
-                raise PermissionDenied("Only staff can top up another customer's credit.")
-            if not settings.ALLOW_SELF_TOP_UP:
-                raise PermissionDenied("Top-ups are made by staff on this service.")
-            return user
-        if reference is None:
-            return user
-        customer = customer_find(reference=reference)
-        if customer is None:
-            raise ValidationError({"customer": ["No active customer has this id or phone."]})
-        return customer

@@ -55,7 +55,7 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractBaseUser, PermissionsMixin):
     """A customer or an operator. Logs in with any verified phone; ``phone`` is the primary."""
 
-    phone = PhoneNumberField(unique=True, help_text="Primary phone, E.164.")
+    phone = PhoneNumberField(help_text="Primary phone, E.164.")
     name = models.CharField(max_length=150)
     credit = models.DecimalField(
         max_digits=12, decimal_places=2, default=Decimal("0.00"), help_text="Prepaid balance."
@@ -72,6 +72,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         verbose_name = "customer"
         constraints = [
+            # Named, so that a registration racing another one can tell this conflict apart.
+            models.UniqueConstraint(fields=["phone"], name="accounts_user_phone_unique"),
             models.CheckConstraint(
                 condition=Q(credit__gte=0), name="accounts_user_credit_not_negative"
             ),
@@ -122,10 +124,14 @@ class PhoneNumber(models.Model):
 
 
 class OneTimePassword(models.Model):
-    """The live code for one phone and purpose: only its keyed hash is kept, deleted on use."""
+    """
+    The live code of one account for one phone and one purpose: only its keyed hash is kept, and
+    it is deleted once used. Codes of different accounts for the same phone live side by side.
+    """
 
     class Purpose(models.TextChoices):
-        VERIFY_PHONE = "verify_phone", "Verify a phone"
+        REGISTRATION = "registration", "Register an account"
+        ADD_PHONE = "add_phone", "Add a phone to an account"
         PASSWORD_RESET = "password_reset", "Reset the password"
 
     phone = PhoneNumberField()
@@ -140,9 +146,16 @@ class OneTimePassword(models.Model):
         verbose_name = "one-time password"
         constraints = [
             models.UniqueConstraint(
-                fields=["phone", "purpose"], name="accounts_otp_one_per_purpose"
+                fields=["user", "phone", "purpose"], name="accounts_otp_one_per_account_purpose"
+            ),
+            # Only the pending account whose primary phone it is registers a number.
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=Q(purpose="registration"),
+                name="accounts_otp_one_registration_per_phone",
             ),
         ]
+        indexes = [models.Index(fields=["phone", "purpose"], name="accounts_otp_lookup")]
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} for {self.phone}"

@@ -1,7 +1,12 @@
 """
-One-time passwords: six digits, stored as a keyed hash, valid ``OTP_TTL_SECONDS``, at most
-``OTP_MAX_ATTEMPTS`` wrong tries, deleted once used, and at most one send per phone every
-``OTP_RESEND_COOLDOWN_SECONDS``.
+One-time passwords. A code belongs to one account, one phone and one purpose: six digits, stored
+as a keyed hash that covers all three, valid ``OTP_TTL_SECONDS``, at most ``OTP_MAX_ATTEMPTS``
+wrong tries, deleted once used. Issuing a code replaces only the same account's code for the same
+phone and purpose, never another account's.
+
+Sends are spaced by ``OTP_RESEND_COOLDOWN_SECONDS`` per code (purpose and phone, and account for
+an added phone), not per phone: a stranger's requests for a number then only ever delay the
+code they themselves asked for, which the number's owner receives anyway, never the owner's own.
 """
 
 from __future__ import annotations
@@ -21,15 +26,27 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from core.exceptions import OtpAttemptsExceeded, OtpExpired, OtpInvalid, ThrottledError
 
 from .models import OneTimePassword, User
+from .selectors import phone_claims_lock
 from .sms import send_sms
 
 OTP_LENGTH = 6
 T = TypeVar("T")
 Purpose = OneTimePassword.Purpose
 
+# One GSM-7 segment each (at most 160 characters): what the code is for, and not to share it.
 MESSAGES = {
-    Purpose.VERIFY_PHONE: "Your verification code is {code}. It expires in {minutes} minutes.",
-    Purpose.PASSWORD_RESET: "Your password reset code is {code}. It expires in {minutes} minutes.",
+    Purpose.REGISTRATION: (
+        "{code} is your code to register an account with this number. It expires in"
+        " {minutes} min. Never share it with anyone."
+    ),
+    Purpose.ADD_PHONE: (
+        "{code} is your code to add this number to an account. It expires in {minutes} min."
+        " Never share it: whoever has it can attach your number to their account."
+    ),
+    Purpose.PASSWORD_RESET: (
+        "{code} is your code to reset your password. It expires in {minutes} min."
+        " Never share it. If you did not ask for it, ignore this message."
+    ),
 }
 
 
@@ -37,26 +54,34 @@ def generate_code() -> str:
     return f"{secrets.randbelow(10**OTP_LENGTH):0{OTP_LENGTH}d}"
 
 
-def hash_code(*, phone: str, purpose: str, code: str) -> str:
-    # Keyed with SECRET_KEY: a copy of the database alone does not reveal live codes.
-    return salted_hmac("accounts.otp", f"{purpose}:{phone}:{code}", algorithm="sha256").hexdigest()
+def hash_code(*, user_id: int, phone: str, purpose: str, code: str) -> str:
+    # Keyed with SECRET_KEY: a copy of the database alone does not reveal live codes. The account
+    # is part of the hash, so a code row pointed at another account would never match.
+    value = f"{purpose}:{user_id}:{phone}:{code}"
+    return salted_hmac("accounts.otp", value, algorithm="sha256").hexdigest()
 
 
-def _cooldown_key(phone: str) -> str:
-    return f"otp:cooldown:{phone}"
+def _cooldown_key(*, purpose: str, phone: str, user_id: int | None) -> str:
+    return f"otp:cooldown:{purpose}:{phone}:{user_id or '-'}"
 
 
-def otp_claim_send_slot(*, phone: str, now: datetime | None = None) -> None:
-    """Reserve the phone's next SMS, or raise 429 ``throttled`` with ``Retry-After`` if too soon."""
+def otp_claim_send_slot(
+    *, purpose: str, phone: str, user_id: int | None = None, now: datetime | None = None
+) -> None:
+    """
+    Reserve the next SMS of one code, or raise 429 ``throttled`` with ``Retry-After`` if too
+    soon. ``user_id`` is given for an added phone (several accounts may each add a number).
+    """
     cooldown = settings.OTP_RESEND_COOLDOWN_SECONDS
     if cooldown <= 0:
         return
     now = now or timezone.now()
+    key = _cooldown_key(purpose=purpose, phone=str(phone), user_id=user_id)
     until = now.timestamp() + cooldown
-    # cache.add is atomic: of two concurrent sends to one phone, one wins.
-    if cache.add(_cooldown_key(str(phone)), until, timeout=cooldown):
+    # cache.add is atomic: of two concurrent sends of one code, one wins.
+    if cache.add(key, until, timeout=cooldown):
         return
-    reserved_until = cache.get(_cooldown_key(str(phone)), until)
+    reserved_until = cache.get(key, until)
     wait = max(1, math.ceil(reserved_until - now.timestamp()))
     raise ThrottledError(
         f"A code was sent to this phone recently. Try again in {wait} seconds.", wait_seconds=wait
@@ -64,16 +89,16 @@ def otp_claim_send_slot(*, phone: str, now: datetime | None = None) -> None:
 
 
 def otp_issue(*, user: User, phone: str, purpose: str, now: datetime | None = None) -> None:
-    """Replace the phone's live code for ``purpose`` and text the new one after commit."""
+    """Replace ``user``'s live code for ``phone`` and ``purpose``; text the new one after commit."""
     now = now or timezone.now()
     code = generate_code()
     ttl = settings.OTP_TTL_SECONDS
     OneTimePassword.objects.update_or_create(
+        user=user,
         phone=phone,
         purpose=purpose,
         defaults={
-            "user": user,
-            "code_hash": hash_code(phone=str(phone), purpose=purpose, code=code),
+            "code_hash": hash_code(user_id=user.pk, phone=str(phone), purpose=purpose, code=code),
             "attempts": 0,
             "created_at": now,
             "expires_at": now + timedelta(seconds=ttl),
@@ -83,39 +108,49 @@ def otp_issue(*, user: User, phone: str, purpose: str, now: datetime | None = No
     transaction.on_commit(lambda: send_sms(phone=str(phone), text=text))
 
 
+def otp_is_live(*, user: User, phone: str, purpose: str, now: datetime) -> bool:
+    """Whether ``user`` holds a code for ``phone`` and ``purpose`` that has not expired."""
+    return OneTimePassword.objects.filter(
+        user=user, phone=phone, purpose=purpose, expires_at__gt=now
+    ).exists()
+
+
 def otp_consume(
     *,
     phone: str,
     purpose: str,
     code: str,
     on_success: Callable[[User], T],
+    user: User | None = None,
     now: datetime | None = None,
 ) -> T:
     """
-    Check ``code`` against the phone's live code; if it matches, delete the code and run
-    ``on_success(user)`` in the same transaction and return its result.
+    Check ``code`` against the live code for ``phone`` and ``purpose`` (of ``user``, or of the
+    only account that can hold one: the pending registration of the number); if it matches,
+    delete the code, run ``on_success(account)`` in the same transaction and return its result.
 
-    The code row is locked, so concurrent guesses are counted one by one. A wrong guess is
-    committed before ``otp_invalid`` is raised, so never call this inside an outer atomic block.
-    If ``on_success`` raises, the code stays usable and no attempt is counted.
+    The number's rows and then the code row are locked, so concurrent guesses are counted one by
+    one and changes of who holds a number run one after the other. A wrong guess is committed
+    before ``otp_invalid`` is raised, hence the durable block: this never runs nested. If
+    ``on_success`` raises, the code stays usable and no attempt is counted.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        otp = (
-            OneTimePassword.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .filter(phone=phone, purpose=purpose)
-            .first()
-        )
+    with transaction.atomic(durable=True):
+        phone_claims_lock(phone=phone)
+        codes = OneTimePassword.objects.filter(phone=phone, purpose=purpose)
+        if user is not None:
+            codes = codes.filter(user=user)
+        elif purpose != Purpose.REGISTRATION:
+            raise ValueError("Only a registration code is found without its account.")
+        otp = codes.select_for_update(of=("self",)).select_related("user").first()
         if otp is None:
             raise OtpInvalid()
         if otp.expires_at <= now:
             raise OtpExpired()
         if otp.attempts >= settings.OTP_MAX_ATTEMPTS:
             raise OtpAttemptsExceeded()
-        expected = hash_code(phone=str(phone), purpose=purpose, code=code)
-        matches = constant_time_compare(expected, otp.code_hash)
-        if matches:
+        expected = hash_code(user_id=otp.user_id, phone=str(phone), purpose=purpose, code=code)
+        if constant_time_compare(expected, otp.code_hash):
             otp.delete()
             return on_success(otp.user)
         otp.attempts += 1

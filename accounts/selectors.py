@@ -26,6 +26,29 @@ def user_get_pending(*, phone: str) -> User | None:
     ).first()
 
 
+def user_get_waiting(*, phone: str) -> User | None:
+    """
+    The active account that waits to verify ``phone`` (E.164): its pending registration, or else
+    the account that added it last.
+    """
+    row = (
+        PhoneNumber.objects.filter(phone=phone, is_verified=False, user__is_active=True)
+        .select_related("user")
+        .order_by("-is_primary", "-created_at", "-id")
+        .first()
+    )
+    return row.user if row else None
+
+
+def phone_claims_lock(*, phone: str) -> list[PhoneNumber]:
+    """
+    Every account's row for ``phone`` (E.164), locked in id order. Whatever changes who holds a
+    number (registration, verification) takes this lock first, so such changes of one number run
+    one after the other, and always lock in the same order (no deadlock).
+    """
+    return list(PhoneNumber.objects.select_for_update().filter(phone=phone).order_by("id"))
+
+
 def user_get_profile(*, user_id: int) -> User:
     """The account with its phones, for ``auth/me/``."""
     return User.objects.prefetch_related("phones").get(pk=user_id)
@@ -46,5 +69,6 @@ def credit_balance(*, user_id: int) -> Decimal:
 
 
 def credit_transaction_list(*, user_id: int) -> QuerySet[CreditTransaction]:
-    """The customer's ledger, newest first."""
-    return CreditTransaction.objects.filter(user_id=user_id).order_by("-created_at", "-id")
+    """The customer's ledger, newest first: in the order money moved, which is the order of the
+    ids (each drawn under the customer's lock, see ``accounts.credit``)."""
+    return CreditTransaction.objects.filter(user_id=user_id).order_by("-id")

@@ -162,6 +162,12 @@ class InsufficientCredit(ApplicationError):
         self.balance = balance
 
 
+class PermissionDeniedError(ApplicationError):
+    code = "permission_denied"
+    status_code = status.HTTP_403_FORBIDDEN
+    default_message = "You do not have permission to perform this action."
+
+
 class PhoneNotVerified(ApplicationError):
     code = "phone_not_verified"
     status_code = status.HTTP_403_FORBIDDEN

@@ -41,9 +41,9 @@ def test_concurrent_wrong_guesses_are_all_counted(time_machine):
     phone = str(user.phone)
     OneTimePassword.objects.create(
         phone=phone,
-        purpose=OneTimePassword.Purpose.VERIFY_PHONE,
+        purpose=OneTimePassword.Purpose.REGISTRATION,
         user=user,
-        code_hash=hash_code(phone=phone, purpose="verify_phone", code="111111"),
+        code_hash=hash_code(user_id=user.pk, phone=phone, purpose="registration", code="111111"),
         created_at="2030-01-01T00:00:00Z",
         expires_at="2030-01-01T00:05:00Z",
     )

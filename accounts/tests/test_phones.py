@@ -46,7 +46,7 @@ def test_add_phone_texts_a_code_and_verifying_it_adds_a_login(auth_client, user,
     phones = auth_client.get(ME).json()["phones"]
     assert {"phone": SECOND, "is_primary": False, "is_verified": False} in phones
 
-    assert api_client.post(VERIFY, {"phone": SECOND, "otp": last_code(SECOND)}).status_code == 200
+    assert auth_client.post(VERIFY, {"phone": SECOND, "otp": last_code(SECOND)}).status_code == 200
 
     assert {"phone": SECOND, "is_primary": False, "is_verified": True} in auth_client.get(
         ME
@@ -109,11 +109,11 @@ def test_a_pending_claim_on_someone_elses_number_gives_way_when_they_verify(
     assert User.objects.get(phone=SECOND).name == "Owner"
 
 
-def test_verifying_a_number_removes_a_pending_registration_of_it(auth_client, api_client):
+def test_verifying_a_number_removes_a_pending_registration_of_it(auth_client):
     pending = UserFactory(phone=SECOND, phone_verified=False)
     auth_client.post(ADD, {"phone": SECOND})
 
-    assert api_client.post(VERIFY, {"phone": SECOND, "otp": last_code(SECOND)}).status_code == 200
+    assert auth_client.post(VERIFY, {"phone": SECOND, "otp": last_code(SECOND)}).status_code == 200
 
     assert not User.objects.filter(pk=pending.pk).exists()
 

@@ -91,11 +91,13 @@ def test_register_rejects_a_phone_verified_as_a_secondary_phone(api_client):
     assert response.json()["code"] == "phone_taken"
 
 
-def test_registering_again_replaces_the_pending_account(api_client, time_machine):
+def test_registering_again_once_the_code_expired_replaces_the_pending_account(
+    api_client, time_machine
+):
     time_machine.move_to("2026-01-01 10:00:00Z", tick=False)
     register(api_client, name="First Try")
     first_code = last_code(PHONE)
-    time_machine.shift(61)
+    time_machine.shift(300)
 
     response = register(api_client, name="Second Try", password="another-horse-77")
 
@@ -111,16 +113,33 @@ def test_registering_again_replaces_the_pending_account(api_client, time_machine
     assert api_client.post(VERIFY, {"phone": PHONE, "otp": second_code}).status_code == 200
 
 
-def test_registering_again_within_the_cooldown_is_throttled(api_client, time_machine):
+def test_registering_again_while_the_code_is_live_is_registration_pending(api_client, time_machine):
     time_machine.move_to("2026-01-01 10:00:00Z", tick=False)
     register(api_client)
-    time_machine.shift(20)
+    time_machine.shift(299)
+
+    response = register(api_client, name="Impatient", password="another-horse-77")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "registration_pending"
+    assert "phone" in response.json()["errors"]
+    user = User.objects.get(phone=PHONE)
+    assert user.name == "Ikram Khan"
+    assert user.check_password(DEFAULT_PASSWORD)
+    assert len(sms.outbox) == 1
+
+
+def test_registering_again_within_the_cooldown_is_throttled(api_client, settings, time_machine):
+    settings.OTP_TTL_SECONDS = 30  # shorter than the cooldown: the code expires first
+    time_machine.move_to("2026-01-01 10:00:00Z", tick=False)
+    register(api_client)
+    time_machine.shift(40)
 
     response = register(api_client, name="Impatient")
 
     assert response.status_code == 429
     assert response.json()["code"] == "throttled"
-    assert response["Retry-After"] == "40"
+    assert response["Retry-After"] == "20"
     assert User.objects.get(phone=PHONE).name == "Ikram Khan"
 
 

@@ -144,7 +144,8 @@ def test_access_token_expires_after_thirty_minutes(api_client, user, time_machin
 
     response = api_client.get(ME)
     assert response.status_code == 401
-    assert response.json()["code"] == "token_not_valid"
+    assert response.json()["code"] == "token_expired"
+    assert response["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_refresh_rotates_and_blacklists_the_old_token(api_client, user):
@@ -171,7 +172,7 @@ def test_refresh_token_expires_after_seven_days(api_client, user, time_machine):
     response = api_client.post(REFRESH, {"refresh": pair["refresh"]})
 
     assert response.status_code == 401
-    assert response.json()["code"] == "token_not_valid"
+    assert response.json()["code"] == "token_expired"
 
 
 @pytest.mark.parametrize("refresh", ["garbage", "a.b.c"])
