@@ -65,3 +65,17 @@ def last_code(phone: str) -> str:
             assert match, message.text
             return match.group(1)
     raise AssertionError(f"no SMS was sent to {phone}")
+
+
+def last_code_for(phone: str, purpose: str) -> str:
+    """The code in the last SMS sent to ``phone`` (E.164) for ``purpose`` (an OTP purpose)."""
+    from accounts.otp import MESSAGES
+
+    pattern = re.escape(MESSAGES[purpose])
+    pattern = pattern.replace(re.escape("{code}"), r"(\d{6})")
+    pattern = pattern.replace(re.escape("{minutes}"), r"\d+")
+    for message in reversed(sms.outbox):
+        match = re.fullmatch(pattern, message.text)
+        if message.phone == phone and match:
+            return match.group(1)
+    raise AssertionError(f"no SMS for {purpose} was sent to {phone}")

@@ -204,3 +204,39 @@ def test_admin_customer_page_links_to_a_prefilled_adjustment(admin_client):
 def test_admin_shows_scheduler_jobs_and_executions(admin_client):
     assert admin_client.get("/admin/django_apscheduler/djangojob/").status_code == 200
     assert admin_client.get("/admin/django_apscheduler/djangojobexecution/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("customer_kwargs", "says"),
+    [({"phone_verified": False}, "not verified"), ({"is_active": False}, "deactivated")],
+)
+def test_admin_refuses_to_adjust_a_pending_or_deactivated_account(
+    admin_client, customer_kwargs, says
+):
+    customer = UserFactory(**customer_kwargs)
+
+    response = admin_client.post(
+        "/admin/accounts/credittransaction/add/",
+        {"user": customer.pk, "amount": "10", "note": "goodwill"},
+    )
+
+    assert response.status_code == 200
+    assert says in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.credit == 0
+    assert not customer.credit_transactions.exists()
+
+
+def test_a_refused_adjustment_leaves_the_number_free_for_its_owner(admin_client, api_client):
+    pending = UserFactory(phone="+8801516100100", phone_verified=False)
+    admin_client.post(
+        "/admin/accounts/credittransaction/add/",
+        {"user": pending.pk, "amount": "10", "note": "goodwill"},
+    )
+
+    response = api_client.post(
+        "/api/v1/auth/register/",
+        {"phone": "01516100100", "name": "Owner", "password": "correct-horse-42"},
+    )
+
+    assert response.status_code == 201

@@ -261,3 +261,48 @@ def test_logout_cannot_revoke_another_customers_token(api_client, user):
 
     assert response.status_code == 401
     assert api_client.post(REFRESH, {"refresh": theirs["refresh"]}).status_code == 200
+
+
+def _signed(payload: dict, key: str) -> str:
+    import jwt
+
+    return jwt.encode(payload, key, algorithm="HS256")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/credit/", "/api/v1/subscriptions/", ME])
+def test_an_expired_access_token_is_token_expired_on_every_route(
+    api_client, user, time_machine, path
+):
+    time_machine.move_to("2026-05-01 12:00:00Z", tick=False)
+    bearer(api_client, login(api_client, str(user.phone))["access"])
+    time_machine.shift(31 * 60)
+
+    response = api_client.get(path)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_expired"
+    assert "refresh" in response.json()["message"]
+
+
+def test_a_forged_expired_token_is_not_valid_rather_than_expired(api_client, user):
+    forged = _signed(
+        {"token_type": "access", "exp": 1_000_000_000, "jti": "x", "user_id": str(user.pk)},
+        "not-the-secret-key-of-this-service-at-all",
+    )
+
+    response = bearer(api_client, forged).get(ME)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+
+
+def test_logout_with_an_expired_refresh_token_is_token_expired(api_client, user, time_machine):
+    time_machine.move_to("2026-05-01 12:00:00Z", tick=False)
+    old = login(api_client, str(user.phone))
+    time_machine.shift(7 * 24 * 3600 + 1)
+    bearer(api_client, login(api_client, str(user.phone))["access"])
+
+    response = api_client.post(LOGOUT, {"refresh": old["refresh"]})
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_expired"
