@@ -457,9 +457,7 @@ def dev_server(tmp_path) -> Iterator[dict[str, str]]:
         "CACHE_URL": "locmem://",
         "SMS_BACKEND": "file",
         "SMS_FILE_PATH": str(tmp_path / "sms"),
-        # The walk-through needs no scheduler, and pastes faster than one SMS a minute.
-        "SCHEDULER_AUTOSTART": "false",
-        "OTP_RESEND_COOLDOWN_SECONDS": "0",
+        "SCHEDULER_AUTOSTART": "false",  # the walk-through bills nothing later
         "LOG_LEVEL": "WARNING",
         "PORT": str(port),
         "CURL_LOG": str(tmp_path / "curl.log"),
@@ -521,3 +519,51 @@ def test_readme_walkthrough_answers_what_it_says(dev_server, tmp_path):
         assert got_status == status, where
         if expected:
             assert _body_matches(expected, got_body), f"{where}; the README says {expected}"
+
+
+# --- Deploy checks -----------------------------------------------------------------------------
+
+PROJECT_APPS = {"config", "core", "accounts", "plans", "subscriptions", "invoices"}
+MANIFEST = "whitenoise.storage.CompressedManifestStaticFilesStorage"
+PLAIN = "django.contrib.staticfiles.storage.StaticFilesStorage"
+
+
+def _risky_settings(static_root: Path) -> list[dict[str, Any]]:
+    """Production mistakes the project's deploy checks are there to catch, one at a time."""
+    storages = {**settings.STORAGES}
+    return [
+        {"SMS_BACKEND": "console"},
+        {"SMS_BACKEND": "locmem"},
+        {"SMS_BACKEND": "no_such_package.sms.Backend"},
+        {"CACHES": {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}},
+        {"CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}},
+        {
+            "STORAGES": {**storages, "staticfiles": {"BACKEND": MANIFEST}},
+            "STATIC_ROOT": static_root,
+        },
+        {
+            "STORAGES": {**storages, "staticfiles": {"BACKEND": PLAIN}},
+            "STATIC_ROOT": static_root,
+            "WHITENOISE_USE_FINDERS": False,
+        },
+        {"SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"), "SECURE_HSTS_SECONDS": 0},
+    ]
+
+
+def test_readme_explains_every_deploy_check_of_the_project(tmp_path):
+    from django.core.checks.registry import registry
+    from django.test import override_settings
+
+    ours = [
+        check
+        for check in registry.get_checks(include_deployment_checks=True)
+        if check.__module__.split(".", 1)[0] in PROJECT_APPS
+    ]
+    found = set()
+    for risky in _risky_settings(tmp_path):
+        with override_settings(**risky):
+            found |= {message.id for check in ours for message in check(app_configs=None)}
+    readme = README.read_text()
+
+    assert found, "no deploy check of the project fired for any of the mistakes above"
+    assert {check_id for check_id in found if f"`{check_id}`" not in readme} == set()
