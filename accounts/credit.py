@@ -2,6 +2,10 @@
 The one place that moves credit. Every change of balance locks the customer's row, checks
 the new balance (never below zero, never above ``MAX_BALANCE``), updates it and writes its
 ledger line in the same transaction; the database's check constraints back this up.
+
+The ledger's order is the order money moved: a line's id is drawn while the customer's row is
+locked, so ids follow the order of the moves, and a line is never dated before the customer's
+previous line (a caller may have read its clock before it waited for the lock).
 """
 
 from __future__ import annotations
@@ -43,7 +47,13 @@ def _move(
     # anything is written and raised after the block, so the caller's transaction stays usable.
     refusal: ApplicationError | None = None
     with transaction.atomic(savepoint=False):
-        balance = User.objects.select_for_update().values_list("credit", flat=True).get(pk=user_id)
+        # no_key: the lock guards the balance; rows that only refer to the customer may be
+        # inserted meanwhile.
+        balance = (
+            User.objects.select_for_update(no_key=True)
+            .values_list("credit", flat=True)
+            .get(pk=user_id)
+        )
         new_balance = balance + amount
         if new_balance < 0:
             refusal = InsufficientCredit(needed=-amount, balance=balance)
@@ -51,6 +61,15 @@ def _move(
             refusal = BalanceLimitExceeded(limit=MAX_BALANCE)
         else:
             User.objects.filter(pk=user_id).update(credit=new_balance)
+            created_at = now or timezone.now()
+            previous = (
+                CreditTransaction.objects.filter(user_id=user_id)
+                .order_by("-created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            if previous is not None and previous > created_at:
+                created_at = previous
             entry = CreditTransaction.objects.create(
                 user_id=user_id,
                 amount=amount,
@@ -59,7 +78,7 @@ def _move(
                 invoice_id=invoice_id,
                 note=note,
                 created_by=by,
-                created_at=now or timezone.now(),
+                created_at=created_at,
             )
     if refusal is not None:
         raise refusal

@@ -72,7 +72,7 @@ def seed(size: int):
                 period_seconds=int(period.total_seconds()),
                 start_at=start,
                 end_at=start + 12 * period,
-                next_billing_at=start + period,
+                next_boundary_at=start + period,
                 created_at=start,
             )
             for user in users

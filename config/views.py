@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from invoices.models import BillingFailure
 from invoices.scheduler import running_scheduler_exists
 
 logger = logging.getLogger(__name__)
@@ -31,12 +32,26 @@ def scheduler_status() -> str:
         return "stopped"
 
 
+def billing_failures() -> int | None:
+    """How many customers' billing is failing (recorded by the engine, retried by each run)."""
+    try:
+        return BillingFailure.objects.count()
+    except Exception:
+        logger.exception("Health check: could not count billing failures")
+        return None
+
+
 HEALTH = inline_serializer(
     "Health",
     {
         "status": serializers.ChoiceField(["ok", "error"]),
         "database": serializers.ChoiceField(["ok", "error"]),
         "scheduler": serializers.ChoiceField(["running", "stopped"]),
+        "billing_failures": serializers.IntegerField(
+            allow_null=True,
+            help_text="How many customers' billing is failing (details in the admin); "
+            "null if it could not be counted. It does not change `status`.",
+        ),
     },
 )
 
@@ -45,6 +60,9 @@ class HealthApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    # ``status`` says whether this process can serve (a load balancer acts on it); customers
+    # whose billing fails are counted in ``billing_failures`` for monitoring, and do not make
+    # the service unhealthy: restarting it would not help them, and the others are billed.
     @extend_schema(
         summary="Service health",
         responses={200: HEALTH, 503: HEALTH},
@@ -55,5 +73,6 @@ class HealthApi(APIView):
             "status": "ok" if database == "ok" else "error",
             "database": database,
             "scheduler": scheduler_status(),
+            "billing_failures": billing_failures() if database == "ok" else None,
         }
         return Response(body, status=200 if database == "ok" else 503)

@@ -17,7 +17,7 @@ from core.exceptions import ApplicationError
 from subscriptions.models import Subscription
 
 from . import billing
-from .models import Invoice
+from .models import BillingFailure, Invoice
 
 INVOICE_NUMBER = re.compile(r"^\s*INV-0*(\d{1,18})\s*$", re.IGNORECASE)
 
@@ -51,7 +51,7 @@ class InvoiceInline(admin.TabularInline):
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = (
-        "id", "user", "plan_name", "plan_amount", "status", "start_at", "next_billing_at",
+        "id", "user", "plan_name", "plan_amount", "status", "start_at", "next_boundary_at",
     )  # fmt: skip
     list_filter = ("status", "plan")
     search_fields = ("user__phone", "user__name", "plan_name")
@@ -109,3 +109,14 @@ class InvoiceAdmin(ReadOnlyAdmin):
         if match:  # the number is the id: INV-000123
             return queryset.filter(pk=int(match.group(1))), False
         return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(BillingFailure)
+class BillingFailureAdmin(ReadOnlyAdmin):
+    """Customers whose billing fails: each run retries them; a clean run removes the row."""
+
+    list_display = (
+        "user", "subscription", "attempts", "first_failed_at", "last_failed_at", "error",
+    )  # fmt: skip
+    search_fields = ("user__phone", "user__name", "error")
+    list_select_related = ("user", "subscription")

@@ -8,27 +8,44 @@ period boundary the customer's subscriptions have passed, in time order, so each
 sees the subscriptions as they should be at ``now``; that is also how :func:`bill_due`
 catches up after downtime. A period is billed at most once: the subscription row is locked and
 re-read, and ``(subscription, period_index)`` is unique in the database.
+
+Time is read under the lock: when ``now`` is omitted, it is taken once the customer's row is
+locked, so what a customer's money and invoices record follows the order it happened in.
+
+One customer's failure never stops the others: the runs (:func:`bill_due`,
+:func:`subscription_bill`, :func:`subscriptions_settle`) bill each customer in a transaction of
+their own, roll a failure back, log it and record it (``BillingFailure``, shown in the admin and
+by the health check), and go on; the customer is retried by the next run.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.credit import credit_pay_invoice
 from accounts.models import User
-from core.exceptions import AlreadySubscribed, InsufficientCredit, NotFoundError, SubscriptionEnded
+from core.db import violates
+from core.exceptions import (
+    AlreadySubscribed,
+    ApplicationError,
+    InsufficientCredit,
+    NotFoundError,
+    SubscriptionEnded,
+)
 from plans.models import Plan
 from subscriptions.errors import SubscriptionNotCancellable
 from subscriptions.models import Subscription
 
-from .models import Invoice
+from .models import BillingFailure, Invoice
 
 logger = logging.getLogger(__name__)
 Status = Subscription.Status
@@ -46,6 +63,11 @@ class BillingReport:
     suspended: int = 0
     resumed: int = 0
     expired: int = 0
+    failed: int = 0
+
+    def add(self, other: BillingReport) -> None:
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
 
     def __str__(self) -> str:
         return ", ".join(
@@ -69,9 +91,32 @@ def _announce(subscription_ids: Iterable[int]) -> None:
 # --- Internals: the caller holds the customer's lock -------------------------------------------
 
 
+class SubscriptionBillingError(Exception):
+    """Billing this subscription raised (the cause is chained): says which one, for operators."""
+
+    def __init__(self, subscription_id: int) -> None:
+        super().__init__(f"Billing subscription {subscription_id} failed")
+        self.subscription_id = subscription_id
+
+
+@contextmanager
+def _blame(subscription: Subscription) -> Iterator[None]:
+    """Name the subscription in any unexpected error raised while processing it."""
+    try:
+        yield
+    except (ApplicationError, SubscriptionBillingError):
+        raise
+    except Exception as exc:
+        raise SubscriptionBillingError(subscription.pk) from exc
+
+
 def _lock_customer(user_id: int, *, skip_locked: bool = False) -> bool:
-    """Lock the customer's row; with ``skip_locked``, False instead of waiting if it is taken."""
-    rows = User.objects.select_for_update(skip_locked=skip_locked).filter(pk=user_id)
+    """Lock the customer's row; with ``skip_locked``, False instead of waiting if it is taken.
+
+    ``no_key``: the lock guards the row's own columns (the balance); rows that merely refer to
+    the customer (invoices, ledger lines, idempotency keys) may still be inserted meanwhile.
+    """
+    rows = User.objects.select_for_update(no_key=True, skip_locked=skip_locked).filter(pk=user_id)
     return bool(list(rows.values_list("pk", flat=True)))
 
 
@@ -84,14 +129,18 @@ def _own_subscription(*, user_id: int, subscription_id: int) -> Subscription:
     return subscription
 
 
-def _live_subscription(user_id: int, subscription_id: int, now: datetime) -> Subscription:
-    """Lock the customer, catch their subscriptions up, then lock and return a live one of them."""
+def _live_subscription(
+    user_id: int, subscription_id: int, now: datetime | None
+) -> tuple[Subscription, datetime]:
+    """Lock the customer, catch their subscriptions up, then lock and return a live one of them,
+    with the time (read under the lock when not given)."""
     _lock_customer(user_id)
+    now = now or timezone.now()
     _customer_catch_up(user_id, now, BillingReport())
     subscription = _own_subscription(user_id=user_id, subscription_id=subscription_id)
     if not subscription.is_live:
         raise SubscriptionEnded(status=subscription.status)
-    return subscription
+    return subscription, now
 
 
 def _invoice_issue(subscription: Subscription, index: int) -> Invoice:
@@ -114,7 +163,7 @@ def _invoice_pay(invoice: Invoice, now: datetime) -> None:
         user_id=invoice.user_id, amount=invoice.amount, invoice_id=invoice.pk, now=now
     )
     invoice.status = Invoice.Status.PAID
-    invoice.paid_at = now
+    invoice.paid_at = entry.created_at  # the ledger's time, never before its previous line
     invoice.payment = entry
     invoice.save(update_fields=["status", "paid_at", "payment"])
 
@@ -139,20 +188,20 @@ def _void_unpaid(
 def _end(subscription: Subscription, status: str, *, at: datetime, now: datetime) -> int:
     subscription.status = status
     subscription.ended_at = at
-    subscription.next_billing_at = None
+    subscription.next_boundary_at = None
     return _void_unpaid(subscription, now)
 
 
 def _advance(subscription: Subscription, now: datetime, report: BillingReport) -> None:
-    """Process the boundary at ``subscription.next_billing_at`` (which is not after ``now``)."""
-    boundary = subscription.next_billing_at
+    """Process the boundary at ``subscription.next_boundary_at`` (which is not after ``now``)."""
+    boundary = subscription.next_boundary_at
     index = subscription.current_period_index + 1
     if index >= subscription.plan_months_validity:
         report.invoices_voided += _end(subscription, Status.EXPIRED, at=boundary, now=now)
         report.expired += 1
         return
     subscription.current_period_index = index
-    subscription.next_billing_at = subscription.period_start(index + 1)
+    subscription.next_boundary_at = subscription.period_start(index + 1)
     if subscription.status != Status.ACTIVE:
         return  # a period that starts while paused or suspended is never billed
     invoice = _invoice_issue(subscription, index)
@@ -168,22 +217,24 @@ def _customer_catch_up(user_id: int, now: datetime, report: BillingReport) -> No
     """Process every boundary the customer's live subscriptions passed by ``now``, in time order."""
     due = list(
         Subscription.objects.select_for_update()
-        .filter(user_id=user_id, status__in=LIVE, next_billing_at__lte=now)
+        .filter(user_id=user_id, status__in=LIVE, next_boundary_at__lte=now)
         .order_by("id")
     )
     if due:
         report.customers += 1
     changed = set()
     while True:
-        pending = [s for s in due if s.next_billing_at is not None and s.next_billing_at <= now]
+        pending = [s for s in due if s.next_boundary_at is not None and s.next_boundary_at <= now]
         if not pending:
             break
         # One boundary at a time, earliest first: they compete for the same credit.
-        subscription = min(pending, key=lambda s: (s.next_billing_at, s.pk))
-        _advance(subscription, now, report)
+        subscription = min(pending, key=lambda s: (s.next_boundary_at, s.pk))
+        with _blame(subscription):
+            _advance(subscription, now, report)
         changed.add(subscription)
     for subscription in changed:
-        subscription.save()
+        with _blame(subscription):
+            subscription.save()
     _announce(subscription.pk for subscription in changed)
 
 
@@ -208,6 +259,113 @@ def _bill_current_period(subscription: Subscription, now: datetime) -> bool:
     return _invoice_try_pay(invoice, now)
 
 
+def _settle(user_id: int, now: datetime, report: BillingReport) -> list[Subscription]:
+    """Resume the customer's suspended subscriptions that their credit covers, oldest first."""
+    suspended = (
+        Subscription.objects.select_for_update()
+        .filter(user_id=user_id, status=Status.SUSPENDED)
+        .order_by("created_at", "id")
+    )
+    resumed = []
+    for subscription in suspended:
+        with _blame(subscription):
+            if _bill_current_period(subscription, now):
+                subscription.status = Status.ACTIVE
+                subscription.save(update_fields=["status", "updated_at"])
+                resumed.append(subscription)
+    report.resumed += len(resumed)
+    _announce(subscription.pk for subscription in resumed)
+    return resumed
+
+
+# --- One customer at a time, in isolation ------------------------------------------------------
+
+
+def _failure_record(
+    user_id: int, exc: Exception, *, subscription_id: int | None, now: datetime | None
+) -> None:
+    """Log and record that billing the customer failed (one row per customer, counted)."""
+    subscription_id = getattr(exc, "subscription_id", subscription_id)
+    cause = exc.__cause__ if isinstance(exc, SubscriptionBillingError) and exc.__cause__ else exc
+    error = f"{type(cause).__name__}: {cause}"[:2000]
+    logger.error(
+        "Billing customer %s failed (subscription %s); the run goes on, the next one retries",
+        user_id,
+        subscription_id,
+        exc_info=exc,
+    )
+    try:
+        with transaction.atomic():
+            moment = now or timezone.now()
+            changes = {"subscription_id": subscription_id, "error": error}
+            failing = BillingFailure.objects.filter(user_id=user_id)
+            if failing.update(**changes, attempts=F("attempts") + 1, last_failed_at=moment):
+                return
+            try:
+                with transaction.atomic():
+                    BillingFailure.objects.create(
+                        user_id=user_id, first_failed_at=moment, last_failed_at=moment, **changes
+                    )
+            except IntegrityError as race:
+                if not violates(race, BillingFailure, "invoices_one_failure_per_customer"):
+                    raise
+                failing.update(**changes, attempts=F("attempts") + 1, last_failed_at=moment)
+    except Exception:
+        logger.exception("Could not record the billing failure of customer %s", user_id)
+
+
+def _bill_customer(
+    user_id: int,
+    now: datetime | None,
+    report: BillingReport,
+    *,
+    settle: bool = False,
+    skip_locked: bool = False,
+    durable: bool = True,
+    failing: bool = True,
+    subscription_id: int | None = None,
+) -> bool:
+    """
+    Catch the customer up (and with ``settle``, resume what their credit covers) in a
+    transaction of their own. A failure is rolled back, recorded and counted in
+    ``report.failed``, never raised; a clean run clears the customer's recorded failure
+    (``failing``: whether they may have one). False only if ``skip_locked`` found them busy.
+    """
+    own = BillingReport()
+    try:
+        with transaction.atomic(durable=durable):
+            if not _lock_customer(user_id, skip_locked=skip_locked):
+                return not skip_locked
+            moment = now or timezone.now()
+            _customer_catch_up(user_id, moment, own)
+            if settle:
+                _settle(user_id, moment, own)
+            if failing:
+                BillingFailure.objects.filter(user_id=user_id).delete()
+    except Exception as exc:
+        _failure_record(user_id, exc, subscription_id=subscription_id, now=now)
+        report.failed += 1
+        return True
+    report.add(own)
+    return True
+
+
+def _customers_to_bill(now: datetime) -> tuple[list[int], set[int]]:
+    """Customers with a boundary due by ``now``, or with a suspended subscription their credit
+    now covers (a settlement after a top-up that failed); and which of them are the latter."""
+    due = set(
+        Subscription.objects.filter(status__in=LIVE, next_boundary_at__lte=now)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    to_settle = set(
+        Subscription.objects.filter(status=Status.SUSPENDED, plan_amount__lte=F("user__credit"))
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    return sorted(due | to_settle), to_settle
+
+
 # --- Public services ---------------------------------------------------------------------------
 
 
@@ -215,10 +373,11 @@ def subscription_purchase(
     *, user_id: int, plan_id: int, now: datetime | None = None
 ) -> Subscription:
     """Subscribe to a purchasable plan and pay its first period at once (402: nothing happens)."""
-    now = now or timezone.now()
     try:
+        # Not durable: the API's Idempotency-Key wraps it in the transaction that stores the answer.
         with transaction.atomic():
             _lock_customer(user_id)
+            now = now or timezone.now()
             _customer_catch_up(user_id, now, BillingReport())
             plan = Plan.objects.purchasable().filter(pk=plan_id).first()
             if plan is None:
@@ -240,11 +399,13 @@ def subscription_purchase(
                 created_at=now,
             )
             subscription.end_at = subscription.period_start(plan.total_valid_months)
-            subscription.next_billing_at = subscription.period_start(1)
+            subscription.next_boundary_at = subscription.period_start(1)
             subscription.save()
             _invoice_pay(_invoice_issue(subscription, 0), now)
             _announce([subscription.pk])
-    except IntegrityError:
+    except IntegrityError as exc:
+        if not violates(exc, Subscription, "subscriptions_one_live_per_plan"):
+            raise
         # The database's one-live-subscription-per-plan rule caught a race.
         raise AlreadySubscribed() from None
     logger.info(
@@ -254,95 +415,83 @@ def subscription_purchase(
 
 
 def subscription_bill(*, subscription_id: int, now: datetime | None = None) -> BillingReport:
-    """Bill what is due for the subscription's customer (the scheduler job's entry point)."""
-    now = now or timezone.now()
+    """Bill what is due for the subscription's customer (the scheduler job's entry point).
+    A failure is recorded and counted in the report, not raised; the sweep retries it."""
     report = BillingReport()
     user_id = (
         Subscription.objects.filter(pk=subscription_id).values_list("user_id", flat=True).first()
     )
-    if user_id is None:
-        return report
-    with transaction.atomic():
-        _lock_customer(user_id)
-        _customer_catch_up(user_id, now, report)
+    if user_id is not None:
+        _bill_customer(user_id, now, report, subscription_id=subscription_id)
     return report
 
 
 def bill_due(
     *, now: datetime | None = None, progress: Callable[[int], object] | None = None
 ) -> BillingReport:
-    """Process every period start up to ``now`` of every live subscription, in order, once."""
-    now = now or timezone.now()
+    """
+    Bill every customer with something due by ``now``: each period start passed, in order,
+    once; and the suspended subscriptions their credit now covers. Each customer in a
+    transaction of their own; one that fails is recorded (``report.failed``) and the run goes
+    on with the others.
+    """
     report = BillingReport()
-    user_ids = list(
-        Subscription.objects.filter(status__in=LIVE, next_billing_at__lte=now)
-        .order_by("user_id")
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
+    user_ids, to_settle = _customers_to_bill(now or timezone.now())
+    failing = set(BillingFailure.objects.values_list("user_id", flat=True))
+
+    def bill(user_id: int, *, skip_locked: bool) -> bool:
+        return _bill_customer(
+            user_id,
+            now,
+            report,
+            settle=user_id in to_settle,
+            skip_locked=skip_locked,
+            failing=user_id in failing,
+        )
+
     # First pass: on PostgreSQL, step over customers another transaction holds (another
     # bill_due, a purchase…) instead of queueing behind it, so two runs share the work.
     # Second pass: wait for those, so that none is left out.
     skip = connection.features.has_select_for_update_skip_locked
     busy = []
     for user_id in user_ids:
-        with transaction.atomic():
-            if not _lock_customer(user_id, skip_locked=skip):
-                busy.append(user_id)
-                continue
-            _customer_catch_up(user_id, now, report)
+        if not bill(user_id, skip_locked=skip):
+            busy.append(user_id)
+            continue
         if progress is not None:
             progress(1)
     for user_id in busy:
-        with transaction.atomic():
-            _lock_customer(user_id)
-            _customer_catch_up(user_id, now, report)
+        bill(user_id, skip_locked=False)
         if progress is not None:
             progress(1)
+    if report.failed:
+        logger.error("Billing run: %s customer(s) failed and will be retried", report.failed)
     return report
 
 
 def bill_due_count(*, now: datetime | None = None) -> int:
     """How many customers :func:`bill_due` would visit."""
-    now = now or timezone.now()
-    return (
-        Subscription.objects.filter(status__in=LIVE, next_billing_at__lte=now)
-        .values("user_id")
-        .distinct()
-        .count()
-    )
+    user_ids, _ = _customers_to_bill(now or timezone.now())
+    return len(user_ids)
 
 
-def subscriptions_settle(*, user_id: int, now: datetime | None = None) -> list[Subscription]:
-    """After credit arrived: resume the customer's suspended subscriptions, oldest first."""
-    now = now or timezone.now()
-    resumed = []
-    with transaction.atomic():
-        _lock_customer(user_id)
-        _customer_catch_up(user_id, now, BillingReport())
-        suspended = (
-            Subscription.objects.select_for_update()
-            .filter(user_id=user_id, status=Status.SUSPENDED)
-            .order_by("created_at", "id")
-        )
-        for subscription in suspended:
-            if _bill_current_period(subscription, now):
-                subscription.status = Status.ACTIVE
-                subscription.save(update_fields=["status", "updated_at"])
-                resumed.append(subscription)
-        _announce(subscription.pk for subscription in resumed)
-    for subscription in resumed:
-        logger.info("Subscription %s resumed after a top-up", subscription.pk)
-    return resumed
+def subscriptions_settle(*, user_id: int, now: datetime | None = None) -> BillingReport:
+    """
+    After credit arrived: resume the customer's suspended subscriptions that it covers, oldest
+    first. A failure is recorded, not raised (the top-up stands); the sweep settles later.
+    """
+    report = BillingReport()
+    # Not durable: a top-up through the API runs inside the Idempotency-Key's transaction.
+    _bill_customer(user_id, now, report, settle=True, durable=False)
+    return report
 
 
 def subscription_pause(
     *, user_id: int, subscription_id: int, now: datetime | None = None
 ) -> Subscription:
     """Deactivate: no period starting while paused is billed. Pausing twice changes nothing."""
-    now = now or timezone.now()
     with transaction.atomic():
-        subscription = _live_subscription(user_id, subscription_id, now)
+        subscription, now = _live_subscription(user_id, subscription_id, now)
         if subscription.status != Status.PAUSED:
             subscription.status = Status.PAUSED
             subscription.paused_at = now
@@ -355,9 +504,8 @@ def subscription_reactivate(
     *, user_id: int, subscription_id: int, now: datetime | None = None
 ) -> Subscription:
     """Make a paused (or suspended) subscription active, paying the current period if unpaid."""
-    now = now or timezone.now()
     with transaction.atomic():
-        subscription = _live_subscription(user_id, subscription_id, now)
+        subscription, now = _live_subscription(user_id, subscription_id, now)
         if subscription.status == Status.ACTIVE:
             return subscription
         if not _bill_current_period(subscription, now):
@@ -382,9 +530,8 @@ def subscription_cancel(
     *, user_id: int, subscription_id: int, now: datetime | None = None
 ) -> Subscription:
     """Cancel a cancellable plan's subscription: no more invoices, no refund."""
-    now = now or timezone.now()
     with transaction.atomic():
-        subscription = _live_subscription(user_id, subscription_id, now)
+        subscription, now = _live_subscription(user_id, subscription_id, now)
         if not subscription.plan_cancellable:
             raise SubscriptionNotCancellable(subscription)
         _end(subscription, Status.CANCELLED, at=now, now=now)

@@ -67,3 +67,36 @@ class Invoice(models.Model):
     def number(self) -> str:
         """Human-readable and unique, since it is the id: ``INV-000123``."""
         return f"INV-{self.pk:06d}" if self.pk else ""
+
+
+class BillingFailure(models.Model):
+    """
+    A customer whose billing raised (bad data, a bug, a constraint). The run rolled back their
+    part, went on with the others and will retry them; this row tells operators, and goes away
+    when the customer bills cleanly again. One per customer.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="billing_failures"
+    )
+    subscription = models.ForeignKey(
+        Subscription,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The subscription being billed when it failed, when known.",
+    )
+    error = models.TextField(help_text="The last error: its type and message.")
+    attempts = models.PositiveIntegerField(default=1, help_text="Failed runs so far.")
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_failed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user"], name="invoices_one_failure_per_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Billing of customer {self.user_id} failing ({self.attempts}x)"

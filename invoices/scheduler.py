@@ -8,7 +8,12 @@ live subscription (``subscription-<id>``), firing at each period start.
   reconcile loop picks up changes made by other processes (web workers) within
   ``SCHEDULER_RECONCILE_SECONDS``, from the subscriptions' ``updated_at``.
 - Only the holder of the leader lock (see ``invoices.leader``) schedules; others stand by.
-- On start: catch-up (``bill_due``), then a full reconcile, then jobs run.
+- On start: catch-up (``bill_due``), then a full reconcile, then jobs run. A start that fails
+  is retried after a pause that doubles each time, up to ``SCHEDULER_MAX_BACKOFF_SECONDS``,
+  never in a hot loop. One customer's failing billing does not fail a start: the engine
+  records it and goes on (``invoices.billing``); the sweep retries it.
+- Stopping never submits a job to an executor that is shut down (see ``_Scheduler``): a run
+  that is due when the scheduler stops stays due, and runs at the next start.
 - ``misfire_grace_time=None``: a run missed while the scheduler was down still runs when it
   comes back (APScheduler's default of 1 s would skip it); ``coalesce=True``: many missed runs
   become one, which loses nothing since a run bills every due period in order;
@@ -31,6 +36,7 @@ from datetime import UTC, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
@@ -55,6 +61,26 @@ RECONCILE_OVERLAP = timedelta(seconds=30)
 FULL_RECONCILE_EVERY = timedelta(minutes=10)
 
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+# The first pause after a failed start; it doubles up to SCHEDULER_MAX_BACKOFF_SECONDS.
+FIRST_BACKOFF_SECONDS = 1.0
+DEFAULT_MAX_BACKOFF_SECONDS = 300
+
+
+class _Scheduler(BackgroundScheduler):
+    """
+    APScheduler's background scheduler, minus a race on shutdown. ``shutdown()`` marks the
+    scheduler stopped, then shuts the executors down while holding the job stores' lock; its
+    main loop may meanwhile have woken up (a job due, a job finishing) and wait for that lock:
+    it then took due jobs and submitted them to the shut-down executor, which raised and
+    logged ``RuntimeError: cannot schedule new futures after shutdown`` (and the job's run was
+    lost: its next run time had moved on). Checking the state under the same lock closes it.
+    """
+
+    def _process_jobs(self):
+        with self._jobstores_lock:
+            if self.state == STATE_STOPPED:
+                return None
+            return super()._process_jobs()
 
 
 def job_id(subscription_id: int) -> str:
@@ -70,10 +96,15 @@ class BillingScheduler:
         lock: LeaderLock | None = None,
         reconcile_seconds: float | None = None,
         standby_seconds: float | None = None,
+        max_backoff_seconds: float | None = None,
     ) -> None:
         self.lock = lock or leader_lock()
         self.reconcile_seconds = reconcile_seconds or settings.SCHEDULER_RECONCILE_SECONDS
         self.standby_seconds = standby_seconds or settings.SCHEDULER_STANDBY_SECONDS
+        self.max_backoff_seconds = max_backoff_seconds or getattr(
+            settings, "SCHEDULER_MAX_BACKOFF_SECONDS", DEFAULT_MAX_BACKOFF_SECONDS
+        )
+        self.failed_starts = 0
         self.scheduler: BackgroundScheduler | None = None
         self.is_leader = False
         self._stop = threading.Event()
@@ -110,11 +141,27 @@ class BillingScheduler:
             try:
                 self._lead()
             except Exception:
+                self.failed_starts = 0 if self.is_leader else self.failed_starts + 1
                 logger.exception("The scheduler failed; standing by again")
+            else:
+                self.failed_starts = 0
             finally:
                 self._stop_scheduler()
                 self.lock.release()
+            if self.failed_starts:
+                delay = self.backoff_seconds()
+                logger.error(
+                    "Scheduler start failed %s time(s) in a row; next try in %.1f s",
+                    self.failed_starts,
+                    delay,
+                )
+                self._stop.wait(delay)
         close_old_connections()
+
+    def backoff_seconds(self) -> float:
+        """The pause after ``failed_starts`` failed starts in a row: doubling, capped."""
+        exponent = min(self.failed_starts - 1, 32)
+        return min(self.max_backoff_seconds, FIRST_BACKOFF_SECONDS * 2**exponent)
 
     def stop(self, wait: bool = True) -> None:
         self._stop.set()
@@ -132,7 +179,7 @@ class BillingScheduler:
 
     def _lead(self) -> None:
         started = time.monotonic()
-        self.scheduler = BackgroundScheduler(
+        self.scheduler = _Scheduler(
             jobstores={"default": DjangoJobStore()},
             executors={"default": ThreadPoolExecutor(settings.SCHEDULER_WORKERS)},
             job_defaults=JOB_DEFAULTS,
@@ -244,8 +291,18 @@ class BillingScheduler:
         if subscription is None or not subscription.is_live:
             self._remove(identifier)
             return
-        wanted_next = subscription.next_billing_at if subscription.is_active else None
+        wanted_next = subscription.next_boundary_at if subscription.is_active else None
         job = job or self.scheduler.get_job(identifier)
+        if (
+            job is not None
+            and wanted_next is not None
+            and job.next_run_time is not None
+            and wanted_next <= timezone.now() < job.next_run_time
+        ):
+            # Its run came and went, and the subscription is still due: billing that customer
+            # failed. Pulling the job back into the past would rerun it at once, on every
+            # reconcile; the sweep retries it instead.
+            return
         if job is None:
             self.scheduler.add_job(
                 jobs.bill_subscription,

@@ -43,8 +43,14 @@ class Subscription(models.Model):
     start_at = models.DateTimeField()
     end_at = models.DateTimeField()
     current_period_index = models.PositiveIntegerField(default=0)
-    next_billing_at = models.DateTimeField(
-        null=True, blank=True, help_text="Start of the next period (or the end); empty once over."
+    # The engine's clock: the next boundary it processes. It is set while paused or suspended
+    # too (those periods are skipped, and the subscription still expires at its end); what the
+    # customer sees is ``next_billing_at``.
+    next_boundary_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The next boundary billing processes: the next period's start, or the end; "
+        "empty once over.",
     )
     paused_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -71,7 +77,7 @@ class Subscription(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["next_billing_at"], name="subscriptions_due"),
+            models.Index(fields=["next_boundary_at"], name="subscriptions_due"),
             models.Index(fields=["user", "-created_at", "-id"], name="subscriptions_by_user"),
         ]
 
@@ -85,6 +91,14 @@ class Subscription(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in self.LIVE_STATUSES
+
+    @property
+    def next_billing_at(self) -> datetime | None:
+        """When the next invoice will be issued: None while nothing will be billed (paused,
+        suspended, ended, or in the last period)."""
+        if not self.is_active or self.current_period_index + 1 >= self.plan_months_validity:
+            return None
+        return self.next_boundary_at
 
     @property
     def period_length(self) -> timedelta:

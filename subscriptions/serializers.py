@@ -10,6 +10,12 @@ class SubscriptionSerializer(serializers.ModelSerializer):
     is_active = serializers.BooleanField(read_only=True)
     current_period_start = serializers.DateTimeField(read_only=True)
     current_period_end = serializers.DateTimeField(read_only=True)
+    next_billing_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the next invoice will be issued; null while nothing will be billed "
+        "(paused, suspended, ended, or in the last period).",
+    )
 
     class Meta:
         model = Subscription

@@ -44,7 +44,7 @@ def refresh(subscription) -> Subscription:
 
 
 def test_purchase_pays_the_first_period_at_once(customer, bronze):
-    top_up(customer, "1000")
+    top_up(customer, "1000", now=START)
 
     subscription = buy(customer, bronze)
 
@@ -157,7 +157,7 @@ def test_each_period_is_billed_at_its_start_and_only_once(customer, bronze):
 
 
 def test_short_credit_suspends_and_a_top_up_in_the_same_period_resumes(customer, bronze):
-    top_up(customer, "500")
+    top_up(customer, "500", now=START)
     subscription = buy(customer, bronze)
 
     report = billing.bill_due(now=period_start(1))
@@ -175,7 +175,7 @@ def test_short_credit_suspends_and_a_top_up_in_the_same_period_resumes(customer,
 
 
 def test_periods_that_pass_while_suspended_are_never_billed(customer, bronze, time_machine):
-    top_up(customer, "500")
+    top_up(customer, "500", now=START)
     subscription = buy(customer, bronze)
     billing.bill_due(now=period_start(1))
     billing.bill_due(now=period_start(3) + DAY)
@@ -196,7 +196,7 @@ def test_periods_that_pass_while_suspended_are_never_billed(customer, bronze, ti
 
 
 def test_a_top_up_too_small_leaves_the_subscription_suspended(customer, bronze, time_machine):
-    top_up(customer, "500")
+    top_up(customer, "500", now=START)
     subscription = buy(customer, bronze)
     billing.bill_due(now=period_start(1))
     time_machine.move_to(period_start(2) + DAY, tick=False)
@@ -209,7 +209,7 @@ def test_a_top_up_too_small_leaves_the_subscription_suspended(customer, bronze, 
 
 
 def test_a_top_up_resumes_suspended_subscriptions_oldest_first(customer, bronze, gold):
-    top_up(customer, "1700")
+    top_up(customer, "1700", now=START)
     older = buy(customer, bronze)
     newer = buy(customer, gold, at=START + DAY)
     billing.bill_due(now=period_start(1) + DAY)
@@ -307,7 +307,7 @@ def test_pausing_or_reactivating_twice_changes_nothing(customer, bronze):
 
 
 def test_a_suspended_subscription_can_be_paused_then_reactivated_after_a_top_up(customer, bronze):
-    top_up(customer, "500")
+    top_up(customer, "500", now=START)
     subscription = buy(customer, bronze)
     billing.bill_due(now=period_start(1))
     billing.subscription_pause(
