@@ -79,3 +79,24 @@ def last_code_for(phone: str, purpose: str) -> str:
         if message.phone == phone and match:
             return match.group(1)
     raise AssertionError(f"no SMS for {purpose} was sent to {phone}")
+
+
+def at_once(*calls: Any) -> list[Any]:
+    """
+    Run each call in a thread of its own, all released at the same instant (a barrier); return
+    their results in order. Each thread closes its database connection when done.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Any) -> Any:
+        try:
+            barrier.wait(timeout=10)
+            return call()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
