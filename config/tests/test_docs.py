@@ -567,3 +567,13 @@ def test_readme_explains_every_deploy_check_of_the_project(tmp_path):
 
     assert found, "no deploy check of the project fired for any of the mistakes above"
     assert {check_id for check_id in found if f"`{check_id}`" not in readme} == set()
+
+
+def test_documents_give_the_plan_limits_of_the_model():
+    from core.money import MAX_MONEY
+    from plans.models import MAX_CYCLE_DAYS, MAX_CYCLES, MAX_TERM_DAYS, MIN_AMOUNT
+
+    limits = [MIN_AMOUNT, MAX_MONEY, MAX_CYCLE_DAYS, MAX_CYCLES, MAX_TERM_DAYS]
+    for document in (README, API_DOC):
+        text = document.read_text()
+        assert [limit for limit in limits if str(limit) not in text] == [], document.name
