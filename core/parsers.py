@@ -55,6 +55,18 @@ def _too_deep() -> errors.ParseError:
     return errors.ParseError(f"The JSON body is nested more than {MAX_DEPTH} levels deep.")
 
 
+def _too_large(limit: int) -> errors.RequestTooLarge:
+    return errors.RequestTooLarge(f"The request body is larger than {limit} bytes.")
+
+
+def _announced_length(parser_context: dict[str, Any] | None) -> int:
+    request = (parser_context or {}).get("request")
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+    except ValueError:
+        return 0
+
+
 def check_parsed(data: Any) -> None:
     """Refuse nesting deeper than ``MAX_DEPTH`` and strings that are not valid Unicode."""
     # Iterative, so that checking can't recurse either. ``field`` is the top-level key a value
@@ -101,9 +113,13 @@ class JSONParser(BaseParser):
                 )
 
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        # A body announced too large is refused before any of it is read (as Django does for
+        # forms), and reading stops at the limit whatever the announced length.
+        if limit is not None and _announced_length(parser_context) > limit:
+            raise _too_large(limit)
         body = stream.read() if limit is None else stream.read(limit + 1)
         if limit is not None and len(body) > limit:
-            raise errors.RequestTooLarge(f"The request body is larger than {limit} bytes.")
+            raise _too_large(limit)
 
         try:
             text = body.decode("utf-8")

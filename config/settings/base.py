@@ -278,8 +278,10 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-# Redirect plain HTTP to HTTPS here, when the proxy in front does not already.
+# Redirect plain HTTP to HTTPS here, when the proxy in front does not already. The health check
+# stays reachable over plain HTTP (load balancers probe it so).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/?$"]
 # A CSRF failure (only the admin uses CSRF) answers in the error shape outside the admin.
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 # System checks to silence, e.g. "billing.W001" (see core/checks.py and `check --deploy`).

@@ -328,6 +328,14 @@ def test_a_body_over_the_upload_limit_is_413(api_client, settings):
     assert "1000 bytes" in _error(response, 413, "request_too_large")["message"]
 
 
+def test_a_body_announced_over_the_upload_limit_is_413_before_it_is_read(api_client):
+    response = _send(
+        api_client, "post", "/api/v1/auth/token/", '{"phone": "1"}', CONTENT_LENGTH=str(10**20)
+    )
+
+    _error(response, 413, "request_too_large")
+
+
 # --- Nothing outside the admin answers HTML ----------------------------------------------------
 
 
