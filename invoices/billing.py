@@ -350,6 +350,13 @@ def _bill_customer(
     return True
 
 
+def _refuse_nesting() -> None:
+    """A run bills each customer in a transaction of its own: inside another transaction it
+    would hold every customer's lock to the end. Raise (RuntimeError) if the caller opened one."""
+    with transaction.atomic(durable=True):
+        pass
+
+
 def _customers_to_bill(now: datetime) -> tuple[list[int], set[int]]:
     """Customers with a boundary due by ``now``, or with a suspended subscription their credit
     now covers (a settlement after a top-up that failed); and which of them are the latter."""
@@ -417,6 +424,7 @@ def subscription_purchase(
 def subscription_bill(*, subscription_id: int, now: datetime | None = None) -> BillingReport:
     """Bill what is due for the subscription's customer (the scheduler job's entry point).
     A failure is recorded and counted in the report, not raised; the sweep retries it."""
+    _refuse_nesting()
     report = BillingReport()
     user_id = (
         Subscription.objects.filter(pk=subscription_id).values_list("user_id", flat=True).first()
@@ -435,6 +443,7 @@ def bill_due(
     transaction of their own; one that fails is recorded (``report.failed``) and the run goes
     on with the others.
     """
+    _refuse_nesting()
     report = BillingReport()
     user_ids, to_settle = _customers_to_bill(now or timezone.now())
     failing = set(BillingFailure.objects.values_list("user_id", flat=True))

@@ -141,17 +141,16 @@ class BillingScheduler:
             try:
                 self._lead()
             except Exception:
-                self.failed_starts = 0 if self.is_leader else self.failed_starts + 1
+                if not self.is_leader:  # a failed start: the next one waits
+                    self.failed_starts += 1
                 logger.exception("The scheduler failed; standing by again")
-            else:
-                self.failed_starts = 0
             finally:
                 self._stop_scheduler()
                 self.lock.release()
             if self.failed_starts:
                 delay = self.backoff_seconds()
                 logger.error(
-                    "Scheduler start failed %s time(s) in a row; next try in %.1f s",
+                    "Scheduler start failed %s time(s) in a row; next try in %.3g s",
                     self.failed_starts,
                     delay,
                 )
@@ -192,7 +191,10 @@ class BillingScheduler:
         self.reconcile_all()
         self._add_system_jobs()
         self._watermark = now
+        if self._stop.is_set():  # stopped while catching up: don't start running jobs
+            return
         self.is_leader = True
+        self.failed_starts = 0
         self.scheduler.resume()
         logger.info("Scheduler leading (ready in %.2f s)", time.monotonic() - started)
         self._reconcile_loop()
