@@ -431,10 +431,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_until_serving(url: str, server: subprocess.Popen, timeout: float = 15.0) -> None:
+def _wait_until_serving(url: str, server: subprocess.Popen, log: Path, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert server.poll() is None, "the development server exited"
+        assert server.poll() is None, f"the development server exited:\n{log.read_text()}"
         try:
             with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
                 if response.status == 200:
@@ -442,7 +442,7 @@ def _wait_until_serving(url: str, server: subprocess.Popen, timeout: float = 15.
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.05)  # polling for a condition, not waiting a guessed time
-    raise AssertionError(f"the development server did not answer {url} in {timeout} s")
+    raise AssertionError(f"no answer from {url} in {timeout} s:\n{log.read_text()}")
 
 
 @pytest.fixture
@@ -462,23 +462,26 @@ def dev_server(tmp_path) -> Iterator[dict[str, str]]:
         "PORT": str(port),
         "CURL_LOG": str(tmp_path / "curl.log"),
     }
-    # What `make run` does: migrate, load the demo plans (in one process: faster), serve.
+    # What `make run` does: migrate, load the demo plans, serve. The server starts meanwhile
+    # (it reads no table before a request), and migrate and the demo plans share one process.
     prepare = (
         "import django; django.setup(); from django.core.management import call_command;"
         " call_command('migrate', interactive=False, verbosity=0); call_command('load_demo_plans')"
     )
-    subprocess.run(  # noqa: S603
-        [sys.executable, "-c", prepare], cwd=ROOT, env=env, check=True, capture_output=True
-    )
-    server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = tmp_path / "server.log"
+    with open(log, "wb") as output:
+        server = subprocess.Popen(  # noqa: S603
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        _wait_until_serving(f"http://127.0.0.1:{port}/api/v1/health/", server)
+        subprocess.run(  # noqa: S603
+            [sys.executable, "-c", prepare], cwd=ROOT, env=env, check=True, capture_output=True
+        )
+        _wait_until_serving(f"http://127.0.0.1:{port}/api/v1/health/", server, log)
         yield env
     finally:
         server.terminate()
