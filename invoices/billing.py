@@ -259,7 +259,7 @@ def _bill_current_period(subscription: Subscription, now: datetime) -> bool:
     return _invoice_try_pay(invoice, now)
 
 
-def _settle(user_id: int, now: datetime, report: BillingReport) -> list[Subscription]:
+def _settle(user_id: int, now: datetime, report: BillingReport) -> None:
     """Resume the customer's suspended subscriptions that their credit covers, oldest first."""
     suspended = (
         Subscription.objects.select_for_update()
@@ -275,7 +275,8 @@ def _settle(user_id: int, now: datetime, report: BillingReport) -> list[Subscrip
                 resumed.append(subscription)
     report.resumed += len(resumed)
     _announce(subscription.pk for subscription in resumed)
-    return resumed
+    for subscription in resumed:
+        logger.info("Subscription %s resumed: the credit covers its period", subscription.pk)
 
 
 # --- One customer at a time, in isolation ------------------------------------------------------

@@ -2,7 +2,9 @@
 What the scheduler runs. Job rows in the database point at these functions by their import path
 (``invoices.jobs:bill_subscription``); django-apscheduler deletes a job it can't load, which
 would silently stop a subscription's billing: never rename or move them (a test guards it).
-Jobs carry only ids: the database is the source of truth, a job is only a trigger.
+Jobs carry only ids: the database is the source of truth, a job is only a trigger. A customer
+whose billing fails does not make a job fail: the engine records it (``BillingFailure``) and
+the next sweep retries it.
 """
 
 from __future__ import annotations

@@ -236,3 +236,17 @@ def test_purchase_of_a_plan_already_live_is_already_subscribed(customer, bronze)
 
     with pytest.raises(AlreadySubscribed):
         billing.subscription_purchase(user_id=customer.pk, plan_id=bronze.pk, now=START)
+
+
+def test_the_bill_command_bills_the_others_and_says_who_failed(three, broken):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    broken.add(three[1].pk)
+    out, err = StringIO(), StringIO()
+
+    call_command("bill", "--at", RENEWAL.isoformat(), stdout=out, stderr=err)
+
+    assert "invoices paid: 2" in out.getvalue() and "failed: 1" in out.getvalue()
+    assert "Billing failed for 1 customer(s)" in err.getvalue()

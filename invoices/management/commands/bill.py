@@ -31,6 +31,13 @@ class Command(BaseCommand):
         ) as bar:
             report = bill_due(now=now, progress=bar.update)
         self.stdout.write(self.style.SUCCESS(f"Done. {report}"))
+        if report.failed:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"Billing failed for {report.failed} customer(s); the others were billed. "
+                    "The admin's billing failures say why; the next run retries them."
+                )
+            )
 
     @staticmethod
     def _moment(value: str | None):
