@@ -84,6 +84,8 @@ def _registration_make_room(*, phone: str, now: datetime) -> None:
     pending = User.objects.select_for_update().filter(phone=phone).first()
     if pending is None:
         return
+    if not any(claim.user_id == pending.pk and claim.is_primary for claim in claims):
+        raise PhoneTaken()  # an account has the number but never claimed it: not ours to drop
     if otp_is_live(user=pending, phone=phone, purpose=Purpose.REGISTRATION, now=now):
         raise RegistrationPending()
     if not _account_drop(pending):
@@ -125,7 +127,9 @@ def _phone_mark_verified(*, user: User, phone: str, now: datetime) -> PhoneNumbe
     # The number now belongs to this account: other accounts' unproven claims on it, and their
     # codes for it, give way. A pending registration that money refers to stays (it can never
     # be verified now, and an operator sees it in the admin).
-    for pending in User.objects.filter(phone=phone).exclude(pk=user.pk):
+    for pending in User.objects.filter(
+        phone=phone, phones__phone=phone, phones__is_primary=True, phones__is_verified=False
+    ).exclude(pk=user.pk):
         _account_drop(pending)
     PhoneNumber.objects.filter(phone=phone, is_verified=False, is_primary=False).exclude(
         user=user
@@ -184,7 +188,7 @@ def otp_resend(*, phone: str, user: User | None = None, now: datetime | None = N
     now = now or timezone.now()
     purpose = Purpose.REGISTRATION if user is None else Purpose.ADD_PHONE
     # Claimed whether or not a code is due, so the answer never tells which numbers wait.
-    otp_claim_send_slot(purpose=purpose, phone=phone, user_id=user and user.pk, now=now)
+    otp_claim_send_slot(purpose=purpose, phone=phone, user_id=user.pk if user else None, now=now)
     with transaction.atomic():
         if user is None:
             owner = user_get_pending(phone=phone)
