@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.core.exceptions import (
+    NON_FIELD_ERRORS,
     DisallowedHost,
     RequestDataTooBig,
     SuspiciousOperation,
@@ -326,9 +327,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         # A model's full_clean() in a service: same 400 as a serializer's validation.
+        # Django names errors about no one field "__all__"; the API calls them "non_field_errors".
         errors = (
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
         )
+        errors = {"non_field_errors" if k == NON_FIELD_ERRORS else k: v for k, v in errors.items()}
         exc = exceptions.ValidationError(errors)
 
     # DRF sets WWW-Authenticate and Retry-After headers and rolls back the transaction.

@@ -153,3 +153,17 @@ def test_both_spellings_of_a_route_answer_alike_without_redirects(
     assert bare.status_code == slashed.status_code
     assert bare.status_code not in {301, 302, 307, 308, 404}
     assert bare.json().get("code") == slashed.json().get("code")
+
+
+def test_a_model_error_about_no_one_field_reads_as_non_field_errors() -> None:
+    from django.core.exceptions import ValidationError as DjangoValidationError
+
+    from core.exceptions import exception_handler
+
+    response = exception_handler(DjangoValidationError({"__all__": ["Too long."]}), {})
+    assert response.status_code == 400
+    assert response.data == {
+        "message": "Too long.",
+        "code": "invalid",
+        "errors": {"non_field_errors": ["Too long."]},
+    }
