@@ -10,13 +10,17 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input (`invalid`, field errors in `errors`) or a business rule's 400 code.",
+    400: (
+        "Invalid input (`invalid`, field errors in `errors`), a body that is not JSON or is nested"
+        " more than 32 levels (`parse_error`), or a business rule's 400 code."
+    ),
     401: "No valid token (`not_authenticated`, `token_not_valid`), or wrong credentials.",
     402: "Not enough credit (`insufficient_credit`).",
     403: "Not allowed (`permission_denied`, `phone_not_verified`).",
     404: "Not found, or not yours (`not_found`); also a page past the end.",
     409: "Conflict with the current state (see the operation's codes).",
-    415: "The body is not JSON (`unsupported_media_type`).",
+    413: "The body is larger than the server accepts (`request_too_large`).",
+    415: "The body is not JSON in UTF-8 (`unsupported_media_type`).",
     429: "Too many requests (`throttled`, `otp_attempts_exceeded`); see `Retry-After`.",
 }
 
@@ -67,7 +71,7 @@ class AutoSchema(BaseAutoSchema):
         if has_body or has_query:
             statuses.add(400)
         if has_body:
-            statuses.add(415)
+            statuses.update({413, 415})
         if "{" in self.path or (self.method == "GET" and self._is_list_view()):
             statuses.add(404)
         if any(not isinstance(p, AllowAny) for p in self.view.get_permissions()):
