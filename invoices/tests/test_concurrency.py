@@ -84,7 +84,7 @@ def test_bill_due_run_twice_at_once_bills_each_period_once():
 def test_a_top_up_racing_a_renewal_keeps_the_ledger_consistent():
     customer = UserFactory()
     plan = Plan.objects.create(name="Bronze", amount="500.00")
-    credit_top_up(user_id=customer.pk, amount=Decimal("500"))
+    credit_top_up(user_id=customer.pk, amount=Decimal("500"), now=START)
     subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk, now=START)
     moment = START + 31 * DAY
 
