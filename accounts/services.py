@@ -84,8 +84,9 @@ def _registration_make_room(*, phone: str, now: datetime) -> None:
     pending = User.objects.select_for_update().filter(phone=phone).first()
     if pending is None:
         return
-    if not any(claim.user_id == pending.pk and claim.is_primary for claim in claims):
-        raise PhoneTaken()  # an account has the number but never claimed it: not ours to drop
+    # Read afresh: a registration that committed after the lock above shows here.
+    if not pending.phones.filter(phone=phone, is_primary=True, is_verified=False).exists():
+        raise PhoneTaken()  # the account holds the number: it is not a pending registration
     if otp_is_live(user=pending, phone=phone, purpose=Purpose.REGISTRATION, now=now):
         raise RegistrationPending()
     if not _account_drop(pending):
