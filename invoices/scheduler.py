@@ -186,7 +186,7 @@ class BillingScheduler:
         )
         self.scheduler.start(paused=True)
         now = timezone.now()
-        report = billing.bill_due(now=now)
+        report = billing.bill_due()  # each customer's clock read under their lock
         logger.info("Scheduler catch-up as of %s: %s", now.isoformat(), report)
         self.reconcile_all()
         self._add_system_jobs()
