@@ -30,17 +30,23 @@ PERIOD = timedelta(days=30)
 
 @pytest.mark.django_db
 def test_an_invoice_is_paid_at_its_ledger_line_never_before_the_line_before(customer, bronze):
-    credit_top_up(user_id=customer.pk, amount=Decimal("1000"), now=START)
+    credit_top_up(user_id=customer.pk, amount=Decimal("1500"), now=START)
     subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=bronze.pk, now=START)
-    late_top_up = credit_top_up(
-        user_id=customer.pk, amount=Decimal("5"), now=START + PERIOD + timedelta(hours=2)
+    # A staff correction, made while a billing run whose clock says one hour after the renewal
+    # waited for the customer: it moved money first.
+    correction = credit_adjust(
+        user_id=customer.pk,
+        amount=Decimal("-5"),
+        by=None,
+        note="correction",
+        now=START + PERIOD + timedelta(hours=2),
     )
 
-    # A run whose clock says one hour after the renewal: the top-up moved money after that.
     billing.bill_due(now=START + PERIOD + timedelta(hours=1))
 
     invoice = Invoice.objects.get(subscription=subscription, period_index=1)
-    assert invoice.paid_at == invoice.payment.created_at == late_top_up.created_at
+    assert invoice.status == "paid"
+    assert invoice.paid_at == invoice.payment.created_at == correction.created_at
     assert invoice.issued_at == START + PERIOD  # still the period's start
     assert_books_balance(customer)
 
