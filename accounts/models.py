@@ -191,10 +191,9 @@ class CreditTransaction(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["user", "-created_at", "-id"], name="accounts_ledger_recent")
-        ]
+        # Ids are drawn under the customer's lock: their order is the order money moved.
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "-id"], name="accounts_ledger_recent_by_id")]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="accounts_ledger_amount_not_zero"),
             models.CheckConstraint(

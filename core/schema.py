@@ -14,7 +14,10 @@ ERROR_DESCRIPTIONS = {
         "Invalid input (`invalid`, field errors in `errors`), a body that is not JSON or is nested"
         " more than 32 levels (`parse_error`), or a business rule's 400 code."
     ),
-    401: "No valid token (`not_authenticated`, `token_not_valid`), or wrong credentials.",
+    401: (
+        "No valid token (`not_authenticated`, `token_not_valid`; `token_expired`: refresh it),"
+        " or wrong credentials."
+    ),
     402: "Not enough credit (`insufficient_credit`).",
     403: "Not allowed (`permission_denied`, `phone_not_verified`).",
     404: "Not found, or not yours (`not_found`); also a page past the end.",

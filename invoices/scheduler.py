@@ -63,7 +63,6 @@ FULL_RECONCILE_EVERY = timedelta(minutes=10)
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 # The first pause after a failed start; it doubles up to SCHEDULER_MAX_BACKOFF_SECONDS.
 FIRST_BACKOFF_SECONDS = 1.0
-DEFAULT_MAX_BACKOFF_SECONDS = 300
 
 
 class _Scheduler(BackgroundScheduler):
@@ -101,9 +100,7 @@ class BillingScheduler:
         self.lock = lock or leader_lock()
         self.reconcile_seconds = reconcile_seconds or settings.SCHEDULER_RECONCILE_SECONDS
         self.standby_seconds = standby_seconds or settings.SCHEDULER_STANDBY_SECONDS
-        self.max_backoff_seconds = max_backoff_seconds or getattr(
-            settings, "SCHEDULER_MAX_BACKOFF_SECONDS", DEFAULT_MAX_BACKOFF_SECONDS
-        )
+        self.max_backoff_seconds = max_backoff_seconds or settings.SCHEDULER_MAX_BACKOFF_SECONDS
         self.failed_starts = 0
         self.scheduler: BackgroundScheduler | None = None
         self.is_leader = False

@@ -32,7 +32,7 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
 
 
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
@@ -42,6 +42,8 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}.") from None
     if number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}.")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}.")
     return number
 
 
@@ -191,7 +193,8 @@ ALLOW_SELF_TOP_UP = env_bool("ALLOW_SELF_TOP_UP", True)
 
 # How long a billing "day" lasts: 86400 in production; a few seconds for a demo or an
 # end-to-end test, so cycles pass while you watch. Copied into each subscription at purchase.
-BILLING_DAY_SECONDS = env_int("BILLING_DAY_SECONDS", 86400, minimum=1)
+# Never longer than a real day: plan limits keep a plan's whole term within a datetime's range.
+BILLING_DAY_SECONDS = env_int("BILLING_DAY_SECONDS", 86400, minimum=1, maximum=86400)
 
 # The invoice scheduler. It starts inside `runserver` and WSGI/ASGI server processes unless this
 # is false (production: false for web workers, and `manage.py runscheduler` runs it alone).
@@ -201,6 +204,8 @@ SCHEDULER_RECONCILE_SECONDS = env_int("SCHEDULER_RECONCILE_SECONDS", 2, minimum=
 # How often a standby scheduler tries to take over from the one holding the lock.
 SCHEDULER_STANDBY_SECONDS = env_int("SCHEDULER_STANDBY_SECONDS", 5, minimum=1)
 SCHEDULER_WORKERS = env_int("SCHEDULER_WORKERS", 4, minimum=1)
+# After a failed start the scheduler waits 1 s, then twice as long each time, up to this.
+SCHEDULER_MAX_BACKOFF_SECONDS = env_int("SCHEDULER_MAX_BACKOFF_SECONDS", 300, minimum=1)
 
 # --- REST framework and OpenAPI -----------------------------------------------------------------
 

@@ -11,7 +11,12 @@ def test_health_reports_database_and_scheduler(api_client, path):
     response = api_client.get(path)
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "scheduler": "stopped"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "scheduler": "stopped",
+        "billing_failures": 0,
+    }
 
 
 def test_health_reports_a_broken_database(api_client, monkeypatch):

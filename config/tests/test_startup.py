@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-def start(module: str, **env: str) -> subprocess.CompletedProcess:
+def start(module: str, command: list[str] | None = None, **env: str) -> subprocess.CompletedProcess:
     """Import the entry point as a server does, in a fresh process with production settings."""
     environ = {
         key: value
@@ -27,7 +27,7 @@ def start(module: str, **env: str) -> subprocess.CompletedProcess:
         }
     )
     return subprocess.run(  # noqa: S603
-        [sys.executable, "-c", f"import {module}; print('serving')"],
+        command or [sys.executable, "-c", f"import {module}; print('serving')"],
         cwd=ROOT,
         env=environ,
         capture_output=True,
@@ -65,3 +65,12 @@ def test_a_development_server_starts_without_the_deploy_checks():
 
     assert started.returncode == 0, started.stderr
     assert "billing." not in started.stderr
+
+
+def test_the_scheduler_with_a_console_sms_backend_refuses_to_start():
+    command = [sys.executable, "manage.py", "runscheduler"]
+    started = start("", command, SMS_BACKEND="console")
+
+    assert started.returncode != 0
+    assert "Invoice scheduler starting" not in started.stdout
+    assert "(billing.E001) SMS_BACKEND is 'console'" in started.stderr
