@@ -100,3 +100,25 @@ def at_once(*calls: Any) -> list[Any]:
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, calls))
+
+
+def wait_for(condition: Any, timeout: float = 10.0, step: float = 0.05) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; return whether it held."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return bool(condition())
+
+
+def migrate(targets: list[tuple[str, str]]) -> Any:
+    """Move the test database's schema to ``targets``; return the executor (for its states)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor

@@ -4,20 +4,13 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from accounts.tests.factories import UserFactory
+from conftest import migrate
 from core.models import IdempotencyKey
 
 BEFORE = [("core", "0001_initial")]
 AFTER = [("core", "0002_idempotency_key_stores_rendered_response")]
-
-
-def migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor
 
 
 @pytest.fixture

@@ -14,21 +14,13 @@ from django_apscheduler.models import DjangoJob
 
 from accounts.credit import credit_top_up
 from accounts.tests.factories import UserFactory
+from conftest import wait_for
 from invoices import billing, jobs, scheduler
 from invoices.leader import FileLeaderLock, leader_lock
 from invoices.models import Invoice
 from plans.models import Plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(condition, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ periods to pass (2-second periods); the restart test moves the clock instead.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,6 +14,7 @@ from django_apscheduler.models import DjangoJob
 
 from accounts.credit import credit_top_up
 from accounts.tests.factories import UserFactory
+from conftest import wait_for
 from invoices import billing, scheduler
 from invoices.models import Invoice
 from plans.models import Plan
@@ -23,15 +23,6 @@ from subscriptions.models import Subscription
 from .conftest import assert_books_balance
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def status_of(subscription_id):

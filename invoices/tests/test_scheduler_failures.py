@@ -13,20 +13,12 @@ from django.utils import timezone
 
 from accounts.credit import credit_top_up
 from accounts.tests.factories import UserFactory
+from conftest import wait_for
 from invoices import billing, scheduler
 from invoices.models import BillingFailure, Invoice
 from plans.models import Plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(condition, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 def test_one_failing_customer_neither_stops_the_start_nor_the_others(settings, monkeypatch):

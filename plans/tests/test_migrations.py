@@ -5,19 +5,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
+from conftest import migrate
 from plans.models import Plan
 
 BEFORE = [("plans", "0001_initial")]
 AFTER = [("plans", "0002_plan_limits")]
-
-
-def migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor
 
 
 @pytest.fixture
