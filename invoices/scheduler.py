@@ -355,6 +355,7 @@ def start(**options) -> BillingScheduler:
     global _current
     with _lock:
         if _current is None:
+            logger.info("Starting the invoice scheduler in this process")
             _current = BillingScheduler(**options)
             _current.start_in_background()
         return _current
@@ -406,8 +407,7 @@ def should_autostart(argv: Sequence[str], environ: dict[str, str] | os._Environ)
 
 def autostart() -> None:
     if should_autostart(sys.argv, os.environ):
-        logger.info("Starting the invoice scheduler in this process")
-        start()
+        start()  # the app's ready() and the WSGI module both ask: it starts (and logs) once
 
 
 def running_scheduler_exists() -> bool:

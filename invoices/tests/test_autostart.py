@@ -49,3 +49,21 @@ def test_the_wsgi_module_marks_its_process(monkeypatch):
 
     importlib.reload(config.wsgi)
     assert runtime.server_process is True
+
+
+def test_a_server_asking_twice_starts_and_logs_one_scheduler(autostart_on, monkeypatch, caplog):
+    # runserver asks from the app's ready() and again when it loads config.wsgi.
+    from invoices import scheduler
+
+    monkeypatch.setattr(runtime, "server_process", True)
+    monkeypatch.setattr(scheduler.BillingScheduler, "start_in_background", lambda self: None)
+    caplog.set_level("INFO", logger="invoices.scheduler")
+    try:
+        scheduler.autostart()
+        first = scheduler.current()
+        scheduler.autostart()
+        assert scheduler.current() is first is not None
+    finally:
+        scheduler.stop()
+    started = [r for r in caplog.records if r.getMessage().startswith("Starting the invoice")]
+    assert len(started) == 1
