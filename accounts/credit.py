@@ -62,9 +62,11 @@ def _move(
         else:
             User.objects.filter(pk=user_id).update(credit=new_balance)
             created_at = now or timezone.now()
+            # Read after the lock, in a statement of its own: one that took the lock itself would
+            # see the ledger as it was before it waited. The last line by id is the latest.
             previous = (
                 CreditTransaction.objects.filter(user_id=user_id)
-                .order_by("-created_at")
+                .order_by("-id")
                 .values_list("created_at", flat=True)
                 .first()
             )
