@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "django_apscheduler",
     "phonenumber_field",
     "core",
+    "events",
     "accounts",
     "plans",
     "subscriptions",

@@ -1,0 +1,180 @@
+"""
+Recording domain events (the outbox) and telling this process's listeners once they commit.
+
+An event is written by the service that makes the change, in the change's own transaction and
+while it holds the customer's row lock: it commits with the change or rolls back with it, and
+the lock makes each customer's ``sequence`` gapless and in the order the changes happened.
+
+Listeners (:func:`event_listen`) hear the events committed by this process, after the commit;
+other processes' events reach readers through the table itself (the scheduler's reconcile loop,
+the webhook relay).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Max, OuterRef, Subquery
+from django.utils import timezone
+
+from .models import Event, EventType
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "EventDraft",
+    "EventType",
+    "event_listen",
+    "event_record",
+    "event_record_many",
+    "event_unlisten",
+]
+
+Listener = Callable[[list[Event]], None]
+
+_listeners: list[Listener] = []
+_listeners_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """One event to record with :func:`event_record_many`."""
+
+    type: str
+    data: dict[str, Any]
+    occurred_at: datetime
+
+
+def _timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, as the API renders datetimes."""
+    text = value.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
+
+def _render(event: Event) -> str:
+    body = {
+        "id": event.public_id,
+        "type": event.type,
+        "occurred_at": _timestamp(event.occurred_at),
+        "created_at": _timestamp(event.created_at),
+        "customer": {"id": event.customer_id, "phone": event.customer_phone},
+        "sequence": event.sequence,
+        "data": event.data,
+    }
+    return json.dumps(body, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+
+
+def _customer_phone_and_last_sequence(customer_id: int) -> tuple[str, int]:
+    """The customer's phone and their last event's sequence, in one query (on the index)."""
+    last = (
+        Event.objects.filter(customer_id=OuterRef("pk"))
+        .order_by()
+        .values("customer_id")
+        .annotate(last=Max("sequence"))
+        .values("last")
+    )
+    phone, sequence = (
+        get_user_model()
+        .objects.filter(pk=customer_id)
+        .annotate(last_sequence=Subquery(last))
+        .values_list("phone", "last_sequence")
+        .get()
+    )
+    return str(phone), sequence or 0
+
+
+def event_record_many(
+    *,
+    customer_id: int,
+    drafts: Sequence[EventDraft],
+    now: datetime | None = None,
+    customer_phone: str | None = None,
+) -> list[Event]:
+    """
+    Record the customer's events, in order, with one read and one insert. Call it inside the
+    transaction of the change, holding the customer's row lock; listeners hear them after commit.
+    """
+    if not drafts:
+        return []
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Events are recorded in the transaction of the change they describe.")
+    phone, last = _customer_phone_and_last_sequence(customer_id)
+    phone = customer_phone if customer_phone is not None else phone
+    created_at = now or timezone.now()
+    events = []
+    for offset, draft in enumerate(drafts, start=1):
+        event = Event(
+            public_id=f"evt_{uuid.uuid4().hex}",
+            type=EventType(draft.type),
+            customer_id=customer_id,
+            customer_phone=phone,
+            sequence=last + offset,
+            occurred_at=draft.occurred_at,
+            created_at=created_at,
+            data=draft.data,
+        )
+        event.payload = _render(event)
+        events.append(event)
+    if len(events) == 1:
+        events[0].save(force_insert=True)
+    else:
+        Event.objects.bulk_create(events)
+    transaction.on_commit(lambda: _tell_listeners(events))
+    return events
+
+
+def event_record(
+    *,
+    type: str,
+    customer_id: int,
+    data: dict[str, Any],
+    occurred_at: datetime,
+    now: datetime | None = None,
+    customer_phone: str | None = None,
+) -> Event:
+    """
+    Record one event in the transaction of the change it describes (the caller holds the
+    customer's row lock): the next sequence, the rendered payload, and after commit the
+    listeners. The customer's phone is read with the sequence, in one query.
+    """
+    [event] = event_record_many(
+        customer_id=customer_id,
+        drafts=[EventDraft(type=type, data=data, occurred_at=occurred_at)],
+        now=now,
+        customer_phone=customer_phone,
+    )
+    return event
+
+
+def event_listen(callback: Listener) -> None:
+    """Call ``callback`` with this process's events after each commit that recorded some."""
+    with _listeners_lock:
+        if callback not in _listeners:
+            _listeners.append(callback)
+
+
+def event_unlisten(callback: Listener) -> None:
+    with _listeners_lock:
+        if callback in _listeners:
+            _listeners.remove(callback)
+
+
+def _tell_listeners(events: list[Event]) -> None:
+    with _listeners_lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        try:
+            listener(list(events))
+        except Exception:
+            # The change is committed; a listener's failure must not surface as the request's.
+            logger.exception("Event listener %r failed", listener)
