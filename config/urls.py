@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("plans.urls")),
     path("", include("subscriptions.urls")),
     path("", include("invoices.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [

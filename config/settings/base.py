@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "plans",
     "subscriptions",
     "invoices",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -207,6 +208,28 @@ SCHEDULER_STANDBY_SECONDS = env_int("SCHEDULER_STANDBY_SECONDS", 5, minimum=1)
 SCHEDULER_WORKERS = env_int("SCHEDULER_WORKERS", 4, minimum=1)
 # After a failed start the scheduler waits 1 s, then twice as long each time, up to this.
 SCHEDULER_MAX_BACKOFF_SECONDS = env_int("SCHEDULER_MAX_BACKOFF_SECONDS", 300, minimum=1)
+
+# --- Webhooks -----------------------------------------------------------------------------------
+
+# A delivery succeeds when the receiver answers 2xx within this many seconds.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
+# Seconds to wait before each retry of a failed delivery; after the last, the delivery has failed.
+# The default (Standard Webhooks' schedule) covers three days.
+WEBHOOK_RETRY_SCHEDULE = env_list(
+    "WEBHOOK_RETRY_SCHEDULE",
+    ["5", "300", "1800", "7200", "18000", "36000", "50400", "72000", "86400"],
+)
+if not all(delay.isdigit() for delay in WEBHOOK_RETRY_SCHEDULE):
+    raise ImproperlyConfigured("WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds.")
+WEBHOOK_RETRY_SCHEDULE = [int(delay) for delay in WEBHOOK_RETRY_SCHEDULE]
+# An endpoint whose deliveries have only failed for this long is disabled (three days).
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 3 * 86400, minimum=1)
+# Development and tests only: allow endpoints on private, loopback and link-local addresses.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
+# How often the relay looks for events committed by other processes (its own wake it at once).
+WEBHOOK_POLL_SECONDS = env_int("WEBHOOK_POLL_SECONDS", 2, minimum=1)
+# Deliveries sent at once (one thread each); a slow receiver holds one for at most the timeout.
+WEBHOOK_WORKERS = env_int("WEBHOOK_WORKERS", 8, minimum=1, maximum=64)
 
 # --- REST framework and OpenAPI -----------------------------------------------------------------
 
