@@ -22,6 +22,7 @@ from .sending import url_refusal
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
     events = forms.TypedMultipleChoiceField(
         choices=EventType.choices,
         required=False,
