@@ -27,6 +27,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float  # time.monotonic() when it arrived
+    path: str = ""
 
     def verified(self, secret: str) -> dict[str, Any]:
         """The payload, once ``standardwebhooks`` verified its signature (as a receiver would)."""
@@ -60,7 +61,10 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
             received = Received(
-                dict(self.headers.items()), self.rfile.read(length), time.monotonic()
+                {name.lower(): value for name, value in self.headers.items()},
+                self.rfile.read(length),
+                time.monotonic(),
+                self.path,
             )
             with state.lock:
                 state.requests.append(received)
