@@ -46,6 +46,7 @@ from django_apscheduler.jobstores import DjangoJobStore
 
 from core import runtime
 from subscriptions.models import Subscription
+from webhooks import relay as webhook_relay
 
 from . import billing, jobs
 from .leader import LeaderLock, leader_lock
@@ -191,6 +192,7 @@ class BillingScheduler:
         if self._stop.is_set():  # stopped while catching up: don't start running jobs
             return
         self.is_leader = True
+        webhook_relay.start()  # the leader delivers webhooks
         self.failed_starts = 0
         self.scheduler.resume()
         logger.info("Scheduler leading (ready in %.2f s)", time.monotonic() - started)
@@ -198,6 +200,7 @@ class BillingScheduler:
 
     def _stop_scheduler(self) -> None:
         self.is_leader = False
+        webhook_relay.stop()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
             # Its threads are gone; their database connections sit in reference cycles until
