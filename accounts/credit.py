@@ -6,6 +6,10 @@ ledger line in the same transaction; the database's check constraints back this 
 The ledger's order is the order money moved: a line's id is drawn while the customer's row is
 locked, so ids follow the order of the moves, and a line is never dated before the customer's
 previous line (a caller may have read its clock before it waited for the lock).
+
+A top-up and an adjustment record their event (``credit.topped_up``, ``credit.adjusted``) with
+the ledger line, in its transaction; an invoice's payment is told by the billing engine's
+``invoice.paid``.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from core.exceptions import (
     InsufficientCredit,
     InvalidInput,
 )
+from events.services import EventType, event_record
 
 from .models import MAX_BALANCE, CreditTransaction, User
+from .serializers import CreditTransactionSerializer
 from .signals import credit_added
 
 logger = logging.getLogger(__name__)
@@ -40,7 +46,9 @@ def _move(
     note: str = "",
     by: User | None = None,
     now: datetime | None = None,
+    event: str | None = None,
 ) -> CreditTransaction:
+    """Move the money and write its ledger line (and its ``event``, if any) under the lock."""
     if amount == 0:
         raise InvalidInput("The amount must not be zero.")
     # No savepoint (two round trips per payment in a billing run): a refusal is decided before
@@ -82,6 +90,13 @@ def _move(
                 created_by=by,
                 created_at=created_at,
             )
+            if event is not None:
+                event_record(
+                    type=event,
+                    customer_id=user_id,
+                    data=dict(CreditTransactionSerializer(entry).data),
+                    occurred_at=created_at,
+                )
     if refusal is not None:
         raise refusal
     return entry
@@ -112,7 +127,15 @@ def credit_top_up(
     """Add ``amount`` (> 0) to the customer's credit, then announce ``credit_added``."""
     if amount <= 0:
         raise InvalidInput("A top-up must be positive.")
-    entry = _move(user_id=user_id, amount=amount, kind=Kind.TOP_UP, by=by, note=note, now=now)
+    entry = _move(
+        event=EventType.CREDIT_TOPPED_UP,
+        user_id=user_id,
+        amount=amount,
+        kind=Kind.TOP_UP,
+        by=by,
+        note=note,
+        now=now,
+    )
     _announce(entry)
     return entry
 
@@ -121,7 +144,15 @@ def credit_adjust(
     *, user_id: int, amount: Decimal, by: User | None, note: str, now: datetime | None = None
 ) -> CreditTransaction:
     """A staff correction, either sign; the balance still can't go below zero."""
-    entry = _move(user_id=user_id, amount=amount, kind=Kind.ADJUSTMENT, by=by, note=note, now=now)
+    entry = _move(
+        event=EventType.CREDIT_ADJUSTED,
+        user_id=user_id,
+        amount=amount,
+        kind=Kind.ADJUSTMENT,
+        by=by,
+        note=note,
+        now=now,
+    )
     if amount > 0:
         _announce(entry)
     return entry

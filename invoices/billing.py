@@ -12,6 +12,10 @@ re-read, and ``(subscription, period_index)`` is unique in the database.
 Time is read under the lock: when ``now`` is omitted, it is taken once the customer's row is
 locked, so what a customer's money and invoices record follows the order it happened in.
 
+Every change records its events (``events``) in the same transaction, through the customer's
+:class:`_Outbox`: one read and one insert per customer's transaction, however many periods it
+billed. That is also how the scheduler learns what changed: the engine never calls it.
+
 One customer's failure never stops the others: the runs (:func:`bill_due`,
 :func:`subscription_bill`, :func:`subscriptions_settle`) bill each customer in a transaction of
 their own, roll a failure back, log it and record it (``BillingFailure``, shown in the admin and
@@ -21,7 +25,7 @@ by the health check), and go on; the customer is retried by the next run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -41,11 +45,14 @@ from core.exceptions import (
     NotFoundError,
     SubscriptionEnded,
 )
+from events.services import EventDraft, EventType, event_record_many
 from plans.models import Plan
 from subscriptions.errors import SubscriptionNotCancellable
 from subscriptions.models import Subscription
+from subscriptions.serializers import SubscriptionSerializer
 
 from .models import BillingFailure, Invoice
+from .serializers import InvoiceSerializer
 
 logger = logging.getLogger(__name__)
 Status = Subscription.Status
@@ -75,17 +82,37 @@ class BillingReport:
         )
 
 
-def _announce(subscription_ids: Iterable[int]) -> None:
-    """After commit, tell the scheduler which subscriptions changed (their jobs follow them)."""
-    ids = sorted(set(subscription_ids))
-    if ids:
+class _Outbox:
+    """
+    The events of one customer's transaction, in the order things happened; recorded together
+    (one read for the sequence, one insert) by :func:`_customer_events` before the commit.
+    ``data`` is rendered when the event is added: the object as it was at that moment.
+    """
 
-        def notify() -> None:
-            from . import scheduler
+    def __init__(self, user_id: int) -> None:
+        self.user_id = user_id
+        self.drafts: list[EventDraft] = []
 
-            scheduler.subscription_changed(ids)
+    def subscription(self, type: str, subscription: Subscription, *, at: datetime) -> None:
+        data = dict(SubscriptionSerializer(subscription).data)
+        self.drafts.append(EventDraft(type=type, data=data, occurred_at=at))
 
-        transaction.on_commit(notify)
+    def invoice(self, type: str, invoice: Invoice, *, at: datetime) -> None:
+        data = dict(InvoiceSerializer(invoice).data)
+        self.drafts.append(EventDraft(type=type, data=data, occurred_at=at))
+
+    def record(self) -> None:
+        event_record_many(customer_id=self.user_id, drafts=self.drafts)
+        self.drafts = []
+
+
+@contextmanager
+def _customer_events(user_id: int) -> Iterator[_Outbox]:
+    """An outbox for the customer's changes, recorded when the block ends without an error
+    (inside the caller's transaction, which holds the customer's lock)."""
+    outbox = _Outbox(user_id)
+    yield outbox
+    outbox.record()
 
 
 # --- Internals: the caller holds the customer's lock -------------------------------------------
@@ -130,21 +157,23 @@ def _own_subscription(*, user_id: int, subscription_id: int) -> Subscription:
 
 
 def _live_subscription(
-    user_id: int, subscription_id: int, now: datetime | None
+    user_id: int, subscription_id: int, now: datetime | None, outbox: _Outbox
 ) -> tuple[Subscription, datetime]:
     """Lock the customer, catch their subscriptions up, then lock and return a live one of them,
     with the time (read under the lock when not given)."""
     _lock_customer(user_id)
     now = now or timezone.now()
-    _customer_catch_up(user_id, now, BillingReport())
+    _customer_catch_up(user_id, now, BillingReport(), outbox)
     subscription = _own_subscription(user_id=user_id, subscription_id=subscription_id)
     if not subscription.is_live:
         raise SubscriptionEnded(status=subscription.status)
     return subscription, now
 
 
-def _invoice_issue(subscription: Subscription, index: int) -> Invoice:
-    return Invoice.objects.create(
+def _invoice_issue(
+    subscription: Subscription, index: int, outbox: _Outbox, *, at: datetime
+) -> Invoice:
+    invoice = Invoice.objects.create(
         subscription=subscription,
         user_id=subscription.user_id,
         period_index=index,
@@ -155,10 +184,13 @@ def _invoice_issue(subscription: Subscription, index: int) -> Invoice:
         status=Invoice.Status.UNPAID,
         issued_at=subscription.period_start(index),
     )
+    outbox.invoice(EventType.INVOICE_CREATED, invoice, at=at)
+    return invoice
 
 
-def _invoice_pay(invoice: Invoice, now: datetime) -> None:
-    """Debit the invoice from credit, or raise ``InsufficientCredit`` and leave it unpaid."""
+def _invoice_pay(invoice: Invoice, now: datetime, outbox: _Outbox, *, at: datetime) -> None:
+    """Debit the invoice from credit, or raise ``InsufficientCredit`` and leave it unpaid.
+    ``at``: when it happened in business time (a late catch-up's period start)."""
     entry = credit_pay_invoice(
         user_id=invoice.user_id, amount=invoice.amount, invoice_id=invoice.pk, now=now
     )
@@ -166,54 +198,91 @@ def _invoice_pay(invoice: Invoice, now: datetime) -> None:
     invoice.paid_at = entry.created_at  # the ledger's time, never before its previous line
     invoice.payment = entry
     invoice.save(update_fields=["status", "paid_at", "payment"])
+    outbox.invoice(EventType.INVOICE_PAID, invoice, at=at)
 
 
-def _invoice_try_pay(invoice: Invoice, now: datetime) -> bool:
+def _invoice_try_pay(invoice: Invoice, now: datetime, outbox: _Outbox, *, at: datetime) -> bool:
     try:
-        _invoice_pay(invoice, now)
+        _invoice_pay(invoice, now, outbox, at=at)
     except InsufficientCredit:
         return False
     return True
 
 
 def _void_unpaid(
-    subscription: Subscription, now: datetime, *, before_index: int | None = None
+    subscription: Subscription,
+    now: datetime,
+    outbox: _Outbox,
+    *,
+    at: datetime,
+    before_index: int | None = None,
 ) -> int:
+    """Void the subscription's unpaid invoices (of periods before ``before_index``): an event
+    for each, so the rows are read before they are updated."""
     unpaid = Invoice.objects.filter(subscription=subscription, status=Invoice.Status.UNPAID)
     if before_index is not None:
         unpaid = unpaid.filter(period_index__lt=before_index)
-    return unpaid.update(status=Invoice.Status.VOID, voided_at=now)
+    voided = list(unpaid.order_by("period_index"))
+    if not voided:
+        return 0
+    Invoice.objects.filter(pk__in=[invoice.pk for invoice in voided]).update(
+        status=Invoice.Status.VOID, voided_at=now
+    )
+    for invoice in voided:
+        invoice.status, invoice.voided_at = Invoice.Status.VOID, now
+        outbox.invoice(EventType.INVOICE_VOIDED, invoice, at=at)
+    return len(voided)
 
 
-def _end(subscription: Subscription, status: str, *, at: datetime, now: datetime) -> int:
+def _end(
+    subscription: Subscription,
+    status: str,
+    event: str,
+    outbox: _Outbox,
+    *,
+    at: datetime,
+    now: datetime,
+) -> int:
     subscription.status = status
     subscription.ended_at = at
     subscription.next_boundary_at = None
-    return _void_unpaid(subscription, now)
+    outbox.subscription(event, subscription, at=at)
+    return _void_unpaid(subscription, now, outbox, at=at)
 
 
-def _advance(subscription: Subscription, now: datetime, report: BillingReport) -> None:
-    """Process the boundary at ``subscription.next_boundary_at`` (which is not after ``now``)."""
+def _advance(
+    subscription: Subscription, now: datetime, report: BillingReport, outbox: _Outbox
+) -> None:
+    """Process the boundary at ``subscription.next_boundary_at`` (which is not after ``now``).
+    Its events occur at the boundary, however late it is processed."""
     boundary = subscription.next_boundary_at
     index = subscription.current_period_index + 1
     if index >= subscription.plan_months_validity:
-        report.invoices_voided += _end(subscription, Status.EXPIRED, at=boundary, now=now)
+        report.invoices_voided += _end(
+            subscription,
+            Status.EXPIRED,
+            EventType.SUBSCRIPTION_EXPIRED,
+            outbox,
+            at=boundary,
+            now=now,
+        )
         report.expired += 1
         return
     subscription.current_period_index = index
     subscription.next_boundary_at = subscription.period_start(index + 1)
     if subscription.status != Status.ACTIVE:
         return  # a period that starts while paused or suspended is never billed
-    invoice = _invoice_issue(subscription, index)
-    if _invoice_try_pay(invoice, now):
+    invoice = _invoice_issue(subscription, index, outbox, at=boundary)
+    if _invoice_try_pay(invoice, now, outbox, at=boundary):
         report.invoices_paid += 1
     else:
         subscription.status = Status.SUSPENDED
+        outbox.subscription(EventType.SUBSCRIPTION_SUSPENDED, subscription, at=boundary)
         report.invoices_unpaid += 1
         report.suspended += 1
 
 
-def _customer_catch_up(user_id: int, now: datetime, report: BillingReport) -> None:
+def _customer_catch_up(user_id: int, now: datetime, report: BillingReport, outbox: _Outbox) -> None:
     """Process every boundary the customer's live subscriptions passed by ``now``, in time order."""
     due = list(
         Subscription.objects.select_for_update()
@@ -230,21 +299,20 @@ def _customer_catch_up(user_id: int, now: datetime, report: BillingReport) -> No
         # One boundary at a time, earliest first: they compete for the same credit.
         subscription = min(pending, key=lambda s: (s.next_boundary_at, s.pk))
         with _blame(subscription):
-            _advance(subscription, now, report)
+            _advance(subscription, now, report, outbox)
         changed.add(subscription)
     for subscription in changed:
         with _blame(subscription):
             subscription.save()
-    _announce(subscription.pk for subscription in changed)
 
 
-def _bill_current_period(subscription: Subscription, now: datetime) -> bool:
+def _bill_current_period(subscription: Subscription, now: datetime, outbox: _Outbox) -> bool:
     """
     Make sure the current period is paid: void unpaid invoices of periods that are over, then
     pay the current one (issuing it if needed). False, with nothing issued, if credit is short.
     """
     index = subscription.current_period_index
-    _void_unpaid(subscription, now, before_index=index)
+    _void_unpaid(subscription, now, outbox, at=now, before_index=index)
     invoice = Invoice.objects.filter(subscription=subscription, period_index=index).first()
     if invoice is not None and invoice.status == Invoice.Status.PAID:
         return True
@@ -252,14 +320,15 @@ def _bill_current_period(subscription: Subscription, now: datetime) -> bool:
         balance = User.objects.values_list("credit", flat=True).get(pk=subscription.user_id)
         if balance < subscription.plan_amount:
             return False
-        invoice = _invoice_issue(subscription, index)
+        invoice = _invoice_issue(subscription, index, outbox, at=now)
     elif invoice.status == Invoice.Status.VOID:
+        # Paid below, or rolled back with the refusal: its invoice.paid tells receivers.
         invoice.status, invoice.voided_at = Invoice.Status.UNPAID, None
         invoice.save(update_fields=["status", "voided_at"])
-    return _invoice_try_pay(invoice, now)
+    return _invoice_try_pay(invoice, now, outbox, at=now)
 
 
-def _settle(user_id: int, now: datetime, report: BillingReport) -> None:
+def _settle(user_id: int, now: datetime, report: BillingReport, outbox: _Outbox) -> None:
     """Resume the customer's suspended subscriptions that their credit covers, oldest first."""
     suspended = (
         Subscription.objects.select_for_update()
@@ -269,12 +338,12 @@ def _settle(user_id: int, now: datetime, report: BillingReport) -> None:
     resumed = []
     for subscription in suspended:
         with _blame(subscription):
-            if _bill_current_period(subscription, now):
+            if _bill_current_period(subscription, now, outbox):
                 subscription.status = Status.ACTIVE
                 subscription.save(update_fields=["status", "updated_at"])
+                outbox.subscription(EventType.SUBSCRIPTION_RESUMED, subscription, at=now)
                 resumed.append(subscription)
     report.resumed += len(resumed)
-    _announce(subscription.pk for subscription in resumed)
     for subscription in resumed:
         logger.info("Subscription %s resumed: the credit covers its period", subscription.pk)
 
@@ -338,9 +407,10 @@ def _bill_customer(
             if not _lock_customer(user_id, skip_locked=skip_locked):
                 return not skip_locked
             moment = now or timezone.now()
-            _customer_catch_up(user_id, moment, own)
-            if settle:
-                _settle(user_id, moment, own)
+            with _customer_events(user_id) as outbox:
+                _customer_catch_up(user_id, moment, own, outbox)
+                if settle:
+                    _settle(user_id, moment, own, outbox)
             if failing:
                 BillingFailure.objects.filter(user_id=user_id).delete()
     except Exception as exc:
@@ -386,7 +456,8 @@ def subscription_purchase(
         with transaction.atomic():
             _lock_customer(user_id)
             now = now or timezone.now()
-            _customer_catch_up(user_id, now, BillingReport())
+            outbox = _Outbox(user_id)
+            _customer_catch_up(user_id, now, BillingReport(), outbox)
             plan = Plan.objects.purchasable().filter(pk=plan_id).first()
             if plan is None:
                 raise NotFoundError("There is no purchasable plan with this id.")
@@ -409,8 +480,10 @@ def subscription_purchase(
             subscription.end_at = subscription.period_start(plan.total_valid_months)
             subscription.next_boundary_at = subscription.period_start(1)
             subscription.save()
-            _invoice_pay(_invoice_issue(subscription, 0), now)
-            _announce([subscription.pk])
+            outbox.subscription(EventType.SUBSCRIPTION_CREATED, subscription, at=now)
+            invoice = _invoice_issue(subscription, 0, outbox, at=now)
+            _invoice_pay(invoice, now, outbox, at=now)
+            outbox.record()
     except IntegrityError as exc:
         if not violates(exc, Subscription, "subscriptions_one_live_per_plan"):
             raise
@@ -500,13 +573,13 @@ def subscription_pause(
     *, user_id: int, subscription_id: int, now: datetime | None = None
 ) -> Subscription:
     """Deactivate: no period starting while paused is billed. Pausing twice changes nothing."""
-    with transaction.atomic():
-        subscription, now = _live_subscription(user_id, subscription_id, now)
+    with transaction.atomic(), _customer_events(user_id) as outbox:
+        subscription, now = _live_subscription(user_id, subscription_id, now, outbox)
         if subscription.status != Status.PAUSED:
             subscription.status = Status.PAUSED
             subscription.paused_at = now
             subscription.save(update_fields=["status", "paused_at", "updated_at"])
-            _announce([subscription.pk])
+            outbox.subscription(EventType.SUBSCRIPTION_PAUSED, subscription, at=now)
     return subscription
 
 
@@ -514,17 +587,17 @@ def subscription_reactivate(
     *, user_id: int, subscription_id: int, now: datetime | None = None
 ) -> Subscription:
     """Make a paused (or suspended) subscription active, paying the current period if unpaid."""
-    with transaction.atomic():
-        subscription, now = _live_subscription(user_id, subscription_id, now)
+    with transaction.atomic(), _customer_events(user_id) as outbox:
+        subscription, now = _live_subscription(user_id, subscription_id, now, outbox)
         if subscription.status == Status.ACTIVE:
-            return subscription
-        if not _bill_current_period(subscription, now):
+            return subscription  # the catch-up's events, if any, are recorded on the way out
+        if not _bill_current_period(subscription, now, outbox):
             balance = User.objects.values_list("credit", flat=True).get(pk=user_id)
             raise InsufficientCredit(needed=subscription.plan_amount, balance=balance)
         subscription.status = Status.ACTIVE
         subscription.paused_at = None
         subscription.save(update_fields=["status", "paused_at", "updated_at"])
-        _announce([subscription.pk])
+        outbox.subscription(EventType.SUBSCRIPTION_RESUMED, subscription, at=now)
     return subscription
 
 
@@ -540,11 +613,17 @@ def subscription_cancel(
     *, user_id: int, subscription_id: int, now: datetime | None = None
 ) -> Subscription:
     """Cancel a cancellable plan's subscription: no more invoices, no refund."""
-    with transaction.atomic():
-        subscription, now = _live_subscription(user_id, subscription_id, now)
+    with transaction.atomic(), _customer_events(user_id) as outbox:
+        subscription, now = _live_subscription(user_id, subscription_id, now, outbox)
         if not subscription.plan_cancellable:
             raise SubscriptionNotCancellable(subscription)
-        _end(subscription, Status.CANCELLED, at=now, now=now)
+        _end(
+            subscription,
+            Status.CANCELLED,
+            EventType.SUBSCRIPTION_CANCELLED,
+            outbox,
+            at=now,
+            now=now,
+        )
         subscription.save()
-        _announce([subscription.pk])
     return subscription

@@ -3,10 +3,11 @@ The invoice scheduler: APScheduler with django-apscheduler's ``DjangoJobStore``,
 live subscription (``subscription-<id>``), firing at each period start.
 
 - Job state follows the subscription: a job for every live subscription, paused exactly when it
-  is not active, none for ended ones. The billing engine announces changes after commit
-  (:func:`subscription_changed`); in the scheduler's own process they apply at once, and a
-  reconcile loop picks up changes made by other processes (web workers) within
-  ``SCHEDULER_RECONCILE_SECONDS``, from the subscriptions' ``updated_at``.
+  is not active, none for ended ones. The scheduler follows the event stream (``events``), not
+  the billing engine (which never imports it): in its own process an ``event_listen`` callback
+  applies the ``subscription.*`` events at once, after their commit; a reconcile loop reads the
+  ``subscription.*`` events other processes (web workers) recorded, within
+  ``SCHEDULER_RECONCILE_SECONDS``; and a full reconcile every ten minutes is the net.
 - Only the holder of the leader lock (see ``invoices.leader``) schedules; others stand by.
 - On start: catch-up (``bill_due``), then a full reconcile, then jobs run. A start that fails
   is retried after a pause that doubles each time, up to ``SCHEDULER_MAX_BACKOFF_SECONDS``,
@@ -45,6 +46,8 @@ from django.utils import timezone
 from django_apscheduler.jobstores import DjangoJobStore
 
 from core import runtime
+from events.models import Event, EventType
+from events.services import event_listen, event_unlisten
 from subscriptions.models import Subscription
 from webhooks import relay as webhook_relay
 
@@ -57,8 +60,9 @@ JOB_PREFIX = "subscription-"
 SWEEP_JOB_ID = "system-sweep"
 PRUNE_JOB_ID = "system-prune"
 # How far back the reconcile loop looks past its last pass, for transactions that committed
-# late (their updated_at is from before the commit).
+# late (an event's created_at is from before its commit; ids are not committed in order either).
 RECONCILE_OVERLAP = timedelta(seconds=30)
+SUBSCRIPTION_EVENTS = [value for value in EventType.values if value.startswith("subscription.")]
 FULL_RECONCILE_EVERY = timedelta(minutes=10)
 
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
@@ -121,6 +125,13 @@ class BillingScheduler:
 
     def run(self) -> None:
         """Stand by until leader, lead until stopped or the lock is lost; then stand by again."""
+        event_listen(self.events_committed)
+        try:
+            self._run()
+        finally:
+            event_unlisten(self.events_committed)
+
+    def _run(self) -> None:
         announced = False
         while not self._stop.is_set():
             close_old_connections()
@@ -191,9 +202,9 @@ class BillingScheduler:
         self._watermark = now
         if self._stop.is_set():  # stopped while catching up: don't start running jobs
             return
+        self.failed_starts = 0  # before is_leader: whoever sees it leading sees the reset
         self.is_leader = True
         webhook_relay.start()  # the leader delivers webhooks
-        self.failed_starts = 0
         self.scheduler.resume()
         logger.info("Scheduler leading (ready in %.2f s)", time.monotonic() - started)
         self._reconcile_loop()
@@ -232,6 +243,13 @@ class BillingScheduler:
         self._changed.put(subscription_id)
         self._wake.set()
 
+    def events_committed(self, events: list[Event]) -> None:
+        """``event_listen`` callback: this process's subscription changes, just committed."""
+        if not self.is_leader:
+            return  # the start's full reconcile reads the database
+        for subscription_id in _subscription_ids(events):
+            self.notify(subscription_id)
+
     def _reconcile_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.reconcile_seconds)
@@ -262,9 +280,8 @@ class BillingScheduler:
             self.reconcile_all()
         else:
             since = self._watermark - RECONCILE_OVERLAP
-            ids.update(
-                Subscription.objects.filter(updated_at__gte=since).values_list("id", flat=True)
-            )
+            recent = Event.objects.filter(type__in=SUBSCRIPTION_EVENTS, created_at__gte=since)
+            ids.update(recent.values_list("data__id", flat=True))
             self.sync(ids)
         self._watermark = now
         return len(ids)
@@ -344,13 +361,10 @@ def current() -> BillingScheduler | None:
     return _current
 
 
-def subscription_changed(subscription_ids: Sequence[int]) -> None:
-    """Called by the billing engine after commit. Other processes' changes reach the scheduler
-    through its reconcile loop instead."""
-    scheduler = _current
-    if scheduler is not None and scheduler.is_leader:
-        for subscription_id in subscription_ids:
-            scheduler.notify(subscription_id)
+def _subscription_ids(events: Iterable[Event]) -> list[int]:
+    """The subscriptions that ``subscription.*`` events are about (their data is the
+    subscription as the API shows it)."""
+    return sorted({event.data["id"] for event in events if event.type in SUBSCRIPTION_EVENTS})
 
 
 def start(**options) -> BillingScheduler:

@@ -47,10 +47,10 @@ def broken(monkeypatch):
     failing: set[int] = set()
     real_advance = billing._advance
 
-    def advance(subscription, now, report):
+    def advance(subscription, now, report, outbox):
         if subscription.pk in failing:
             raise ValueError(f"bad data in subscription {subscription.pk}")
-        return real_advance(subscription, now, report)
+        return real_advance(subscription, now, report, outbox)
 
     monkeypatch.setattr(billing, "_advance", advance)
     return failing
@@ -138,7 +138,7 @@ def test_settlement_that_failed_after_a_top_up_is_done_by_the_sweep(customer, br
     assert Subscription.objects.get(pk=subscription.pk).status == "suspended"
     real = billing._bill_current_period
 
-    def fail(subscription, now):
+    def fail(subscription, now, outbox):
         raise RuntimeError("settlement bug")
 
     monkeypatch.setattr(billing, "_bill_current_period", fail)
@@ -221,7 +221,7 @@ def test_purchase_answers_already_subscribed_only_for_that_constraint(
 ):
     top_up(customer, "1000", now=START)
 
-    def issue(subscription, index):
+    def issue(subscription, index, outbox, *, at):
         raise IntegrityError("CHECK constraint failed: invoices_amount_positive")
 
     monkeypatch.setattr(billing, "_invoice_issue", issue)

@@ -9,16 +9,20 @@ from decimal import Decimal
 
 import pytest
 from apscheduler.util import obj_to_ref
+from django.db import transaction
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob
 
 from accounts.credit import credit_top_up
 from accounts.tests.factories import UserFactory
 from conftest import wait_for
+from events.services import event_record, event_unlisten
 from invoices import billing, jobs, scheduler
 from invoices.leader import FileLeaderLock, leader_lock
 from invoices.models import Invoice
 from plans.models import Plan
+from subscriptions.models import Subscription
+from subscriptions.serializers import SubscriptionSerializer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,8 +92,8 @@ def test_pause_reactivate_and_cancel_move_the_job(leading, customer, plan):
 def test_changes_made_by_another_process_arrive_through_the_reconcile_loop(
     leading, customer, plan, monkeypatch
 ):
-    # Another process has no scheduler to notify: only the database tells.
-    monkeypatch.setattr(scheduler, "subscription_changed", lambda ids: None)
+    # Another process has no scheduler listening: only the events in the database tell.
+    event_unlisten(leading.events_committed)
     subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk)
     started = time.monotonic()
 
@@ -98,6 +102,28 @@ def test_changes_made_by_another_process_arrive_through_the_reconcile_loop(
     assert wait_for(lambda: job(subscription.pk).next_run_time is None, timeout=5)
     # Measured: about one reconcile interval (0.2 s here, SCHEDULER_RECONCILE_SECONDS=2 by default).
     assert time.monotonic() - started < 5
+
+
+def test_the_reconcile_loop_follows_the_events_of_other_processes(leading, customer, plan):
+    subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk)
+    assert wait_for(lambda: job(subscription.pk) is not None)
+    event_unlisten(leading.events_committed)  # what follows happens "in another process"
+
+    # A change the reconcile loop can only learn from its event (the row's updated_at says an
+    # hour ago, out of the loop's reach).
+    with transaction.atomic():
+        Subscription.objects.filter(pk=subscription.pk).update(
+            status="paused", updated_at=timezone.now() - timedelta(hours=1)
+        )
+        subscription.refresh_from_db()
+        event_record(
+            type="subscription.paused",
+            customer_id=customer.pk,
+            data=dict(SubscriptionSerializer(subscription).data),
+            occurred_at=timezone.now(),
+        )
+
+    assert wait_for(lambda: job(subscription.pk).next_run_time is None, timeout=5)
 
 
 def test_start_reconciles_jobs_with_the_database(customer, plan, settings):
