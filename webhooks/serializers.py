@@ -9,9 +9,28 @@ from .models import WebhookEndpoint
 from .sending import url_refusal
 
 
+class EventTypesField(serializers.ListField):
+    """A list of event types whose errors read as one list of messages (the error shape's
+    ``errors`` maps a field to a list of strings, not to a dict by position)."""
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if not isinstance(error.detail, dict):
+                raise
+            raise serializers.ValidationError(
+                [
+                    f"Item {index}: {message}"
+                    for index, messages in error.detail.items()
+                    for message in messages
+                ]
+            ) from None
+
+
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     url = serializers.URLField(max_length=2000, help_text="http or https, on a public address.")
-    events = serializers.ListField(
+    events = EventTypesField(
         child=serializers.ChoiceField(choices=EventType.choices),
         required=False,
         max_length=len(EventType.choices),

@@ -271,7 +271,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["core.schema.drop_slashless_duplicates"],
-    "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": ["ok", "error"]},
+    "ENUM_NAME_OVERRIDES": {
+        "ComponentStatusEnum": ["ok", "error"],
+        "EventTypeEnum": "events.models.EventType",
+    },
 }
 
 # --- Internationalisation, time, static files ---------------------------------------------------

@@ -43,7 +43,10 @@ def test_an_unknown_event_type_is_refused(superuser_client, receiver):
     response = superuser_client.post(ENDPOINTS, {"url": receiver.url, "events": ["invoice.eaten"]})
 
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid" and "events" in response.json()["errors"]
+    assert response.json()["code"] == "invalid"
+    assert response.json()["errors"] == {
+        "events": ['Item 0: "invoice.eaten" is not a valid choice.']
+    }
     assert not WebhookEndpoint.objects.exists()
 
 
