@@ -1,5 +1,6 @@
 """Billing under real concurrency (threads, PostgreSQL row locks)."""
 
+import contextlib
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -153,3 +154,61 @@ def test_bill_due_steps_over_a_busy_customer_and_comes_back_for_them():
     assert order[:2] == ["others billed", "released"]
     assert report.invoices_paid == 3
     assert Invoice.objects.filter(period_index=1).count() == 3
+
+
+def test_event_sequences_stay_gapless_and_in_order_under_concurrent_top_ups_and_billing():
+    from conftest import at_once
+    from core.exceptions import InsufficientCredit
+    from events.models import Event
+
+    bronze = Plan.objects.create(name="Bronze", amount="100.00")
+    silver = Plan.objects.create(name="Silver", amount="100.00")
+    customers = [UserFactory() for _ in range(2)]
+    for customer in customers:
+        credit_top_up(user_id=customer.pk, amount=Decimal("100"), now=START)
+        billing.subscription_purchase(user_id=customer.pk, plan_id=bronze.pk, now=START)
+    later = START + 95 * DAY  # three periods due for each customer
+
+    def buy_silver():
+        # Before the top-ups it is refused (402), and records nothing.
+        with contextlib.suppress(InsufficientCredit):
+            billing.subscription_purchase(user_id=customers[0].pk, plan_id=silver.pk, now=later)
+
+    calls = [
+        *(
+            lambda customer=customer: credit_top_up(
+                user_id=customer.pk, amount=Decimal("100"), now=later
+            )
+            for customer in customers
+            for _ in range(4)
+        ),
+        lambda: billing.bill_due(now=later),
+        lambda: billing.bill_due(now=later),
+        buy_silver,
+    ]
+    at_once(*calls)
+
+    for customer in customers:
+        events = list(Event.objects.filter(customer=customer).order_by("sequence"))
+        assert [event.sequence for event in events] == list(range(1, len(events) + 1))
+        types = Counter(event.type for event in events)
+        assert types["credit.topped_up"] == 1 + 4
+        # Each period billed once, whoever got there first, and each change told once.
+        invoices = Invoice.objects.filter(user=customer)
+        told = Counter((event.type, event.data["id"]) for event in events)
+        assert {key for key in told if key[0].startswith("invoice.")} == {
+            *(("invoice.created", pk) for pk in invoices.values_list("pk", flat=True)),
+            *(
+                ("invoice.paid", pk)
+                for pk in invoices.filter(status="paid").values_list("pk", flat=True)
+            ),
+            *(
+                ("invoice.voided", pk)
+                for pk in invoices.filter(status="void").values_list("pk", flat=True)
+            ),
+        }
+        assert all(count == 1 for (type_, _), count in told.items() if type_.startswith("invoice."))
+        # The stream's order is the order money moved: ledger lines in the order of the ledger.
+        lines = [event.data["id"] for event in events if event.type == "credit.topped_up"]
+        assert lines == sorted(lines)
+        assert_books_balance(customer)
