@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # Fan-out batches per pass, at most (the next pass goes on): sending waits for no more than this.
 FAN_OUT_ROUNDS = 10
+# Deliveries claimed at once, per sending thread.
+BATCH_PER_WORKER = 8
 
 
 class WebhookRelay:
@@ -45,13 +47,14 @@ class WebhookRelay:
         self.poll_seconds = poll_seconds or settings.WEBHOOK_POLL_SECONDS
         self.workers = workers or settings.WEBHOOK_WORKERS
         self.timeout_seconds = timeout_seconds or settings.WEBHOOK_TIMEOUT_SECONDS
-        # A claim outlives the slowest batch: every worker's send timing out in turn.
-        self.batch_size = self.workers * 4
-        self.lease = timedelta(seconds=self.timeout_seconds * 6 + 30)
+        # A claim outlives the slowest batch: every worker's sends timing out in turn.
+        self.batch_size = self.workers * BATCH_PER_WORKER
+        self.lease = timedelta(seconds=self.timeout_seconds * (BATCH_PER_WORKER + 1) + 30)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._http: httpx.Client | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     # --- one pass ---------------------------------------------------------------------------
 
@@ -66,42 +69,37 @@ class WebhookRelay:
         )
         if not claimed:
             return 0
-        http = self._http or sending.client()
-        try:
-            with ThreadPoolExecutor(
-                max_workers=min(self.workers, len(claimed)), thread_name_prefix="webhook-send"
-            ) as pool:
-                futures = {pool.submit(self._send, http, one): one for one in claimed}
-                for future in as_completed(futures):
-                    one = futures[future]
-                    try:
-                        services.delivery_record(
-                            claimed=one, outcome=future.result(), url=one.url, now=now
-                        )
-                    except Exception:
-                        # Its lease runs out and it is sent again; the others go on.
-                        logger.exception("Recording webhook delivery %s failed", one.delivery_id)
-        finally:
-            if http is not self._http:
-                http.close()
+        if self._pool is None:  # kept: its threads and connections are reused
+            self._http = sending.client()
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="webhook-send")
+        sent = []
+        futures = {self._pool.submit(self._send, self._http, one): one for one in claimed}
+        for future in as_completed(futures):
+            at = now or timezone.now()
+            sent.append(services.Sent(futures[future], future.result(), at))
+        # One transaction for the batch; if it fails, the leases run out and all are sent again.
+        services.deliveries_record(sent=sent)
         return len(claimed)
 
     def _send(self, http: httpx.Client, claimed: services.Claimed) -> sending.Outcome:
-        return sending.send(
-            http,
-            url=claimed.url,
-            message_id=claimed.message_id,
-            secret=claimed.secret,
-            body=claimed.body,
-            timeout=self.timeout_seconds,
-        )
+        try:
+            return sending.send(
+                http,
+                url=claimed.url,
+                message_id=claimed.message_id,
+                secret=claimed.secret,
+                body=claimed.body,
+                timeout=self.timeout_seconds,
+            )
+        except Exception as error:  # a bug, not the receiver: kept as the attempt's error
+            logger.exception("Sending webhook delivery %s failed", claimed.delivery_id)
+            return sending.Outcome(None, 0, error=f"{type(error).__name__}: {error}"[:500])
 
     # --- in the background -------------------------------------------------------------------
 
     def start_in_background(self) -> None:
         self._stop.clear()
         event_listen(self._on_events)
-        self._http = sending.client()
         self._thread = threading.Thread(target=self._loop, name="webhook-relay", daemon=True)
         self._thread.start()
 
@@ -115,8 +113,15 @@ class WebhookRelay:
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=self.timeout_seconds * 6 + 30)
+            thread.join(timeout=self.lease.total_seconds())
         self._thread = None
+        self.close()
+
+    def close(self) -> None:
+        """Let go of the sending threads and connections (``stop`` does it)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._http is not None:
             self._http.close()
             self._http = None

@@ -230,49 +230,74 @@ def retry_delay(attempts: int) -> timedelta | None:
     return timedelta(seconds=float(schedule[attempts - 1]))
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What came of sending one claimed delivery, and when."""
+
+    claimed: Claimed
+    outcome: Outcome
+    at: datetime
+
+
 @transaction.atomic
-def delivery_record(
-    *, claimed: Claimed, outcome: Outcome, url: str, now: datetime | None = None
-) -> WebhookDelivery | None:
+def deliveries_record(*, sent: Sequence[Sent]) -> None:
     """
-    Keep the attempt and move the delivery on: delivered, retried later, or failed once the
-    schedule is exhausted. The endpoint's ``failing_since`` follows; an endpoint that has only
-    failed for ``WEBHOOK_DISABLE_AFTER_SECONDS`` is disabled. None if the lease was lost (the
-    delivery was requeued or taken over meanwhile): the attempt is kept all the same.
+    Keep each attempt and move its delivery on: delivered, retried later, or failed once the
+    schedule is exhausted; one transaction for a batch. Each endpoint's ``failing_since``
+    follows; an endpoint that has only failed for ``WEBHOOK_DISABLE_AFTER_SECONDS`` is
+    disabled. A delivery whose lease was lost (requeued or taken over meanwhile) keeps the
+    attempt but is not moved; one whose endpoint was deleted keeps nothing.
     """
-    now = now or timezone.now()
-    delivery = WebhookDelivery.objects.select_for_update().filter(pk=claimed.delivery_id).first()
-    if delivery is None:  # its endpoint was deleted meanwhile
-        return None
-    WebhookAttempt.objects.create(
-        delivery=delivery,
-        attempted_at=now,
-        url=url,
-        status_code=outcome.status_code,
-        latency_ms=outcome.latency_ms,
-        response_excerpt=outcome.excerpt,
-        error=outcome.error,
+    ids = sorted({one.claimed.delivery_id for one in sent})
+    deliveries = {
+        delivery.pk: delivery
+        for delivery in WebhookDelivery.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+    }
+    sent = [one for one in sent if one.claimed.delivery_id in deliveries]
+    WebhookAttempt.objects.bulk_create(
+        WebhookAttempt(
+            delivery_id=one.claimed.delivery_id,
+            attempted_at=one.at,
+            url=one.claimed.url,
+            status_code=one.outcome.status_code,
+            latency_ms=one.outcome.latency_ms,
+            response_excerpt=one.outcome.excerpt,
+            error=one.outcome.error,
+        )
+        for one in sent
     )
-    _endpoint_follow(delivery.endpoint_id, outcome, now)
-    if delivery.lease_until != claimed.lease_until or delivery.status != "pending":
-        return None
-    delivery.attempts += 1
-    delivery.lease_until = None
-    if outcome.ok:
-        delivery.status = WebhookDelivery.Status.SUCCEEDED
-        delivery.delivered_at = now
-        delivery.next_attempt_at = None
-    else:
-        delay = retry_delay(delivery.attempts)
-        if delay is None:
-            delivery.status = WebhookDelivery.Status.FAILED
-            delivery.next_attempt_at = None
+    for one in sent:
+        delivery = deliveries[one.claimed.delivery_id]
+        if delivery.lease_until != one.claimed.lease_until or delivery.status != "pending":
+            continue
+        delivery.attempts += 1
+        changes: dict[str, Any] = {"attempts": delivery.attempts, "lease_until": None}
+        if one.outcome.ok:
+            changes.update(status="succeeded", delivered_at=one.at, next_attempt_at=None)
         else:
-            delivery.next_attempt_at = now + delay
-    delivery.save(
-        update_fields=["attempts", "lease_until", "status", "delivered_at", "next_attempt_at"]
-    )
-    return delivery
+            delay = retry_delay(delivery.attempts)
+            if delay is None:
+                changes.update(status="failed", next_attempt_at=None)
+            else:
+                changes.update(next_attempt_at=one.at + delay)
+        # One plain UPDATE each (bulk_update's CASE costs more to build than it saves).
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(**changes)
+    by_endpoint: dict[int, list[Sent]] = {}
+    for one in sent:
+        by_endpoint.setdefault(deliveries[one.claimed.delivery_id].endpoint_id, []).append(one)
+    for endpoint_id, outcomes in by_endpoint.items():
+        # In the order they were sent: a success clears failing_since, failures after it count.
+        outcomes.sort(key=lambda one: one.at)
+        last_ok = max((i for i, one in enumerate(outcomes) if one.outcome.ok), default=None)
+        if last_ok is not None:
+            _endpoint_follow(endpoint_id, outcomes[last_ok].outcome, outcomes[last_ok].at)
+        failures = outcomes[(last_ok + 1 if last_ok is not None else 0) :]
+        if failures:
+            _endpoint_follow(endpoint_id, failures[0].outcome, failures[0].at)
+            if len(failures) > 1:
+                _endpoint_follow(endpoint_id, failures[-1].outcome, failures[-1].at)
 
 
 def _endpoint_follow(endpoint_id: int, outcome: Outcome, now: datetime) -> None:
