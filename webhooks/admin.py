@@ -88,7 +88,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: WebhookEndpoint, form: forms.ModelForm, change: bool
     ) -> None:
-        data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        data = {name: form.cleaned_data[name] for name in WebhookEndpointForm.Meta.fields}
         if change:
             saved = services.endpoint_update(endpoint_id=obj.pk, **data)
         else:
