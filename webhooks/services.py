@@ -151,6 +151,10 @@ def deliveries_fan_out(*, now: datetime | None = None, batch: int = FAN_OUT_BATC
     many events were dispatched.
     """
     now = now or timezone.now()
+    # A read first: nothing to do is the usual case, and needs no transaction (nor, on SQLite,
+    # the database's write lock).
+    if not Event.objects.filter(dispatched_at__isnull=True).exists():
+        return 0
     with transaction.atomic():
         events = list(
             Event.objects.select_for_update(skip_locked=True)
@@ -194,17 +198,22 @@ def deliveries_claim(*, now: datetime, limit: int, lease: timedelta) -> list[Cla
     another relay skips them (SKIP LOCKED now, the lease afterwards) until it runs out.
     """
     lease_until = now + lease
+    due = (
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING,
+            next_attempt_at__lte=now,
+            endpoint__is_active=True,
+        )
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+        .order_by("next_attempt_at", "id")
+    )
+    if not due.exists():  # the usual case: no transaction
+        return []
     with transaction.atomic():
         ids = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(
-                status=WebhookDelivery.Status.PENDING,
-                next_attempt_at__lte=now,
-                endpoint__is_active=True,
-            )
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
-            .order_by("next_attempt_at", "id")
-            .values_list("id", flat=True)[:limit]
+            due.select_for_update(skip_locked=True, of=("self",)).values_list("id", flat=True)[
+                :limit
+            ]
         )
         if not ids:
             return []
