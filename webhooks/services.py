@@ -29,6 +29,8 @@ from .sending import Outcome
 
 SECRET_BYTES = 32
 FAN_OUT_BATCH = 500
+# Due deliveries looked at per claim, per delivery taken (some belong to failing endpoints).
+CANDIDATES_PER_CLAIM = 4
 
 
 def secret_generate() -> str:
@@ -195,7 +197,8 @@ class Claimed:
 def deliveries_claim(*, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
     """
     Take up to ``limit`` due deliveries of active endpoints, oldest due first, for ``lease``:
-    another relay skips them (SKIP LOCKED now, the lease afterwards) until it runs out.
+    another relay skips them (SKIP LOCKED now, the lease afterwards) until it runs out. Only
+    one of a failing endpoint's deliveries is taken; the others wait for it to succeed.
     """
     lease_until = now + lease
     due = (
@@ -210,11 +213,20 @@ def deliveries_claim(*, now: datetime, limit: int, lease: timedelta) -> list[Cla
     if not due.exists():  # the usual case: no transaction
         return []
     with transaction.atomic():
-        ids = list(
-            due.select_for_update(skip_locked=True, of=("self",)).values_list("id", flat=True)[
-                :limit
-            ]
-        )
+        candidates = due.select_for_update(skip_locked=True, of=("self",)).values_list(
+            "id", "endpoint_id", "endpoint__failing_since"
+        )[: limit * CANDIDATES_PER_CLAIM]
+        ids, probing = [], set()
+        for delivery_id, endpoint_id, failing_since in candidates:
+            # An endpoint that is failing gets one delivery per pass (a probe): a dead or slow
+            # receiver holds one thread for one timeout, not every thread for a backlog's worth.
+            if failing_since is not None:
+                if endpoint_id in probing:
+                    continue
+                probing.add(endpoint_id)
+            ids.append(delivery_id)
+            if len(ids) == limit:
+                break
         if not ids:
             return []
         WebhookDelivery.objects.filter(pk__in=ids).update(lease_until=lease_until)

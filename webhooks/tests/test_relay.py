@@ -303,3 +303,32 @@ def test_a_relay_does_not_send_what_another_has_claimed(endpoint, receiver, cust
     assert len(claimed) == 1
     assert relay().run_once(now=now) == 0  # leased
     assert relay().run_once(now=now + timedelta(minutes=1)) == 1  # the lease ran out
+
+
+def test_a_failing_endpoint_gets_one_delivery_per_pass_and_the_others_all_theirs(
+    settings, receiver, customer
+):
+    settings.WEBHOOK_RETRY_SCHEDULE = [1, 1, 1]
+    receiver.respond = lambda r: (500, b"", {}) if r.path.endswith("/down") else (200, b"", {})
+    down = services.endpoint_create(url=receiver.url + "/down")
+    services.endpoint_create(url=receiver.url + "/up")
+    for _ in range(5):
+        record(customer)
+    start = timezone.now()
+    worker = relay()
+
+    worker.run_once(now=start)  # the down endpoint is not failing yet: all ten go out
+    assert receiver.count() == 10
+    WebhookDelivery.objects.filter(endpoint=down).update(next_attempt_at=start)
+    record(customer)
+
+    sent = worker.run_once(now=start + timedelta(seconds=1))
+
+    # The new event reaches the healthy endpoint; the failing one gets a single probe.
+    assert sent == 2
+    paths = [r.path for r in receiver.requests[10:]]
+    assert sorted(paths) == ["/hooks/down", "/hooks/up"]
+    receiver.respond = None  # it recovers: the probe succeeds, and the rest follow at once
+    worker.run_once(now=start + timedelta(seconds=2))
+    assert worker.run_once(now=start + timedelta(seconds=2)) == 5
+    assert WebhookDelivery.objects.exclude(status="succeeded").count() == 0
