@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ import standardwebhooks
 from django.db import transaction
 from django.utils import timezone
 
-from webhooks import services
+from webhooks import sending, services
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.relay import WebhookRelay
 from webhooks.sending import READ_LIMIT_BYTES
@@ -332,3 +333,30 @@ def test_a_failing_endpoint_gets_one_delivery_per_pass_and_the_others_all_theirs
     worker.run_once(now=start + timedelta(seconds=2))
     assert worker.run_once(now=start + timedelta(seconds=2)) == 5
     assert WebhookDelivery.objects.exclude(status="succeeded").count() == 0
+
+
+def test_the_request_goes_to_the_address_that_was_checked(
+    settings, monkeypatch, receiver, customer
+):
+    # receiver.example "resolves" to the test's receiver, taken for a public address: the
+    # request connects to that address (no second lookup) and names the host in Host.
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    lookups = []
+
+    def getaddrinfo(host, *args, **kwargs):
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(sending.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(sending, "_is_public", lambda address: True)
+    hooked = services.endpoint_create(url=f"http://receiver.example:{port}/hooks")
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    record(customer)
+
+    assert relay().run_once() == 1
+
+    [request] = receiver.requests
+    assert request.headers["host"] == f"receiver.example:{port}"
+    request.verified(hooked.secret)
+    assert [host for host in lookups if host != "127.0.0.1"] == ["receiver.example"]
+    assert WebhookDelivery.objects.get().status == "succeeded"
