@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python -m bench.queries
 	$(BIN)/python -m bench.http
 	$(BIN)/python -m bench.billing
+	$(BIN)/python -m bench.events
 
 lint: install
 	$(BIN)/ruff check .

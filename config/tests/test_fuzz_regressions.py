@@ -11,6 +11,7 @@ from accounts.tests.factories import UserFactory
 from conftest import ApiClient
 from invoices import billing
 from plans.models import Plan
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -182,6 +183,9 @@ def superuser_client(customer_client):
     client.force_authenticate(superuser)
     client.plan = customer_client.plan
     client.subscription = customer_client.plan.subscriptions.get()
+    client.endpoint = WebhookEndpoint.objects.create(
+        url="https://93.184.215.14/hooks", secret="whsec_AAAA"
+    )
     return client
 
 
@@ -189,6 +193,7 @@ def _send(client, method, path, body, content_type="application/json", **headers
     if hasattr(client, "subscription"):
         path = path.replace("{plan_id}", str(client.plan.pk))
         path = path.replace("{subscription_id}", str(client.subscription.pk))
+        path = path.replace("{endpoint_id}", str(client.endpoint.pk))
     return client.generic(method.upper(), path, body, content_type=content_type, **headers)
 
 
