@@ -15,6 +15,7 @@ from django.db import close_old_connections
 from django_apscheduler.models import DjangoJobExecution
 
 from core.idempotency import idempotency_keys_prune
+from webhooks.services import webhook_attempts_prune
 
 from . import billing
 
@@ -45,11 +46,16 @@ def sweep() -> None:
 
 
 def prune_history() -> None:
-    """Daily: forget old job executions and expired idempotency keys."""
+    """Daily: forget old job executions, expired idempotency keys and old webhook attempts."""
     close_old_connections()
     try:
         DjangoJobExecution.objects.delete_old_job_executions(EXECUTION_HISTORY_SECONDS)
         keys = idempotency_keys_prune()
-        logger.info("Pruned job executions older than 7 days and %s idempotency keys", keys)
+        attempts = webhook_attempts_prune()
+        logger.info(
+            "Pruned job executions older than 7 days, %s idempotency keys and %s webhook attempts",
+            keys,
+            attempts,
+        )
     finally:
         close_old_connections()

@@ -232,7 +232,7 @@ class BillingScheduler:
             jobs.prune_history,
             CronTrigger(hour=3, minute=30, timezone=UTC),
             id=PRUNE_JOB_ID,
-            name="Delete job executions older than 7 days and expired idempotency keys",
+            name="Delete old job executions, expired idempotency keys and old webhook attempts",
             replace_existing=True,
         )
 

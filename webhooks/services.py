@@ -342,3 +342,18 @@ def _endpoint_follow(endpoint_id: int, outcome: Outcome, now: datetime) -> None:
     endpoints.filter(is_active=True, failing_since=endpoint.failing_since).update(
         is_active=False, disabled_at=now, disabled_reason=reason[:500], updated_at=now
     )
+
+
+# Attempts of finished deliveries are kept this long for operators, then forgotten; the delivery
+# row itself (who got which event, and when) stays.
+ATTEMPT_HISTORY = timedelta(days=30)
+
+
+def webhook_attempts_prune(*, now: datetime | None = None) -> int:
+    """Delete attempts older than ``ATTEMPT_HISTORY`` of deliveries that are no longer pending."""
+    cutoff = (now or timezone.now()) - ATTEMPT_HISTORY
+    finished = WebhookAttempt.objects.filter(attempted_at__lt=cutoff).exclude(
+        delivery__status=WebhookDelivery.Status.PENDING
+    )
+    deleted, _ = finished.delete()
+    return deleted
