@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.i18n import language_activate_for
 from core.idempotency import IDEMPOTENCY_KEY, idempotent
 
 from . import services
@@ -20,6 +21,7 @@ from .serializers import (
     CreditTransactionSerializer,
     MeOutputSerializer,
     MessageSerializer,
+    MeUpdateInputSerializer,
     PasswordResetConfirmInputSerializer,
     PhoneInputSerializer,
     RefreshInputSerializer,
@@ -176,6 +178,25 @@ class MeApi(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(MeOutputSerializer(user_get_profile(user_id=request.user.pk)).data)
+
+    @extend_schema(
+        tags=["auth"],
+        request=MeUpdateInputSerializer,
+        responses={200: MeOutputSerializer},
+        summary="Change the name, language or SMS preferences",
+        description=(
+            "Any of `name`, `language` (`en` or `bn`: the language of the account's SMS and of "
+            "the API's messages), `notify_reminders` and `notify_receipts` (renewal reminders "
+            "and top-up receipts by SMS; suspension notices and codes always go). The answer is "
+            "already in the new language."
+        ),
+    )
+    def patch(self, request: Request) -> Response:
+        data = MeUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_settings_update(user=request.user, **data.validated_data)
+        language_activate_for(user)
+        return Response(MeOutputSerializer(user_get_profile(user_id=user.pk)).data)
 
 
 class AddPhoneApi(APIView):

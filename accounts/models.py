@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models, transaction
 from django.db.models import Q
@@ -12,6 +13,18 @@ from phonenumber_field.modelfields import PhoneNumberField
 from core.money import MAX_MONEY
 
 MAX_BALANCE = MAX_MONEY
+
+
+class Language(models.TextChoices):
+    """The languages an account's SMS and API messages come in (``settings.LANGUAGES``)."""
+
+    ENGLISH = "en", "English"
+    BENGALI = "bn", "বাংলা"
+
+
+def default_language() -> str:
+    """A new account's language: ``DEFAULT_LANGUAGE`` (Bengali unless configured)."""
+    return settings.DEFAULT_LANGUAGE
 
 
 class UserManager(BaseUserManager["User"]):
@@ -63,6 +76,19 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    language = models.CharField(
+        max_length=8,
+        choices=Language.choices,
+        default=default_language,
+        help_text="The language of the customer's SMS and of the API's messages.",
+    )
+    # Reminders and receipts may be turned off; suspension notices and codes always go.
+    notify_reminders = models.BooleanField(
+        default=True, help_text="Text renewal reminders before the credit runs short."
+    )
+    notify_receipts = models.BooleanField(
+        default=True, help_text="Text a receipt with the new balance after each top-up."
+    )
 
     objects = UserManager()
 

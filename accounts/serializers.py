@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from core.money import MAX_MONEY
 
-from .models import CreditTransaction, PhoneNumber, User
+from .models import CreditTransaction, Language, PhoneNumber, User
 from .otp import OTP_LENGTH
 from .phones import normalize_phone
 
@@ -107,7 +107,26 @@ class MeOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "name", "phone", "phones", "credit", "date_joined"]
+        fields = [
+            "id",
+            "name",
+            "phone",
+            "phones",
+            "credit",
+            "date_joined",
+            "language",
+            "notify_reminders",
+            "notify_receipts",
+        ]
+
+
+class MeUpdateInputSerializer(serializers.Serializer):
+    """``PATCH auth/me/``: any of these; the others stay as they are."""
+
+    name = serializers.CharField(max_length=150, required=False)
+    language = serializers.ChoiceField(choices=Language.choices, required=False)
+    notify_reminders = serializers.BooleanField(required=False)
+    notify_receipts = serializers.BooleanField(required=False)
 
 
 MAX_AMOUNT = MAX_MONEY

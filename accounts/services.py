@@ -279,6 +279,30 @@ def user_tokens_revoke_all(*, user: User) -> int:
 
 
 @transaction.atomic
+def user_settings_update(
+    *,
+    user: User,
+    name: str | None = None,
+    language: str | None = None,
+    notify_reminders: bool | None = None,
+    notify_receipts: bool | None = None,
+) -> User:
+    """Change the account's name, language or notice preferences (``None``: leave as it is)."""
+    given = {
+        "name": name,
+        "language": language,
+        "notify_reminders": notify_reminders,
+        "notify_receipts": notify_receipts,
+    }
+    changes = {field: value for field, value in given.items() if value is not None}
+    if changes:
+        # Only these columns: a concurrent balance change on the same row is not overwritten.
+        User.objects.filter(pk=user.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(user, field, value)
+    return user
+
+
 def phone_add(*, user: User, phone: str, now: datetime | None = None) -> PhoneNumber:
     """
     Add an unverified phone (at most ``MAX_PHONES_PER_ACCOUNT``) and text it a code that only

@@ -1,10 +1,15 @@
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import AUTH_HEADER_TYPE_BYTES
 from rest_framework_simplejwt.authentication import JWTAuthentication as BaseJWTAuthentication
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
+
+from .i18n import language_activate_for
 
 _HEADER_TYPES = {header_type.lower() for header_type in AUTH_HEADER_TYPE_BYTES}
 EXPIRED_MESSAGE = "The access token has expired. Get a new one from auth/refresh/."
@@ -27,6 +32,13 @@ class JWTAuthentication(BaseJWTAuthentication):
                 code="bad_authorization_header",
             )
         return parts[1]
+
+    def authenticate(self, request: Request) -> tuple[Any, Token] | None:
+        """simplejwt's authentication; the request then speaks the account's language."""
+        result = super().authenticate(request)
+        if result is not None:
+            language_activate_for(result[0])
+        return result
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         """simplejwt's loop over the token classes, with ``token_expired`` for an expired token."""

@@ -27,6 +27,9 @@ def test_me_shows_the_account(auth_client, user):
         "phones": [{"phone": str(user.phone), "is_primary": True, "is_verified": True}],
         "credit": "0.00",
         "date_joined": user.date_joined.isoformat().replace("+00:00", "Z"),
+        "language": "en",
+        "notify_reminders": True,
+        "notify_receipts": True,
     }
 
 

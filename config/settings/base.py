@@ -97,6 +97,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Accept-Language (en or bn) for anonymous requests; the JWT authentication then switches to
+    # the account's own language (core.authentication).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -279,7 +282,14 @@ SPECTACULAR_SETTINGS = {
 
 # --- Internationalisation, time, static files ---------------------------------------------------
 
-LANGUAGE_CODE = "en-us"
+# The languages of customers' SMS and of the API's messages; an account picks one (auth/me/).
+LANGUAGES = [("en", "English"), ("bn", "বাংলা")]
+DEFAULT_LANGUAGE = env_str("DEFAULT_LANGUAGE", "bn")
+if DEFAULT_LANGUAGE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(f"DEFAULT_LANGUAGE must be one of {', '.join(dict(LANGUAGES))}.")
+# Anonymous requests whose Accept-Language names none of LANGUAGES get this one.
+LANGUAGE_CODE = DEFAULT_LANGUAGE
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
