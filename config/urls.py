@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("subscriptions.urls")),
     path("", include("invoices.urls")),
     path("", include("webhooks.urls")),
+    path("", include("notices.urls")),
 ]
 
 urlpatterns = [

@@ -48,6 +48,7 @@ from django_apscheduler.jobstores import DjangoJobStore
 from core import runtime
 from events.models import Event, EventType
 from events.services import event_listen, event_unlisten
+from notices import relay as notice_relay
 from subscriptions.models import Subscription
 from webhooks import relay as webhook_relay
 
@@ -205,6 +206,7 @@ class BillingScheduler:
         self.failed_starts = 0  # before is_leader: whoever sees it leading sees the reset
         self.is_leader = True
         webhook_relay.start()  # the leader delivers webhooks
+        notice_relay.start()  # and SMS notices
         self.scheduler.resume()
         logger.info("Scheduler leading (ready in %.2f s)", time.monotonic() - started)
         self._reconcile_loop()
@@ -212,6 +214,7 @@ class BillingScheduler:
     def _stop_scheduler(self) -> None:
         self.is_leader = False
         webhook_relay.stop()
+        notice_relay.stop()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
             # Its threads are gone; their database connections sit in reference cycles until

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "invoices",
     "webhooks",
+    "notices",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +234,21 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 WEBHOOK_POLL_SECONDS = env_int("WEBHOOK_POLL_SECONDS", 2, minimum=1)
 # Deliveries sent at once (one thread each); a slow receiver holds one for at most the timeout.
 WEBHOOK_WORKERS = env_int("WEBHOOK_WORKERS", 8, minimum=1, maximum=64)
+
+# --- SMS notices ----------------------------------------------------------------------------------
+
+# Renewal reminders go this many billing days before a period start the credit won't cover.
+NOTICE_REMINDER_DAYS = env_list("NOTICE_REMINDER_DAYS", ["3", "1"])
+if not all(days.isdigit() and int(days) > 0 for days in NOTICE_REMINDER_DAYS):
+    raise ImproperlyConfigured("NOTICE_REMINDER_DAYS must be comma-separated whole days (> 0).")
+NOTICE_REMINDER_DAYS = sorted({int(days) for days in NOTICE_REMINDER_DAYS}, reverse=True)
+# Seconds to wait before each retry of a notice whose SMS failed; after the last, it has failed.
+NOTICE_RETRY_SCHEDULE = env_list("NOTICE_RETRY_SCHEDULE", ["60", "300", "1800", "7200"])
+if not all(delay.isdigit() for delay in NOTICE_RETRY_SCHEDULE):
+    raise ImproperlyConfigured("NOTICE_RETRY_SCHEDULE must be comma-separated whole seconds.")
+NOTICE_RETRY_SCHEDULE = [int(delay) for delay in NOTICE_RETRY_SCHEDULE]
+# How often the notice relay looks for other processes' events and for reminders due.
+NOTICE_POLL_SECONDS = env_int("NOTICE_POLL_SECONDS", 5, minimum=1)
 
 # --- REST framework and OpenAPI -----------------------------------------------------------------
 
