@@ -5,6 +5,7 @@ They live here, beside the billing engine, because subscriptions never import in
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
@@ -18,9 +19,12 @@ from subscriptions.serializers import SubscriptionSerializer
 
 from . import billing
 from .filters import InvoiceFilter
+from .forecast import credit_forecast
 from .selectors import invoice_list, invoice_statistics
 from .serializers import (
     ActivationInputSerializer,
+    ForecastInputSerializer,
+    ForecastSerializer,
     InvoiceSerializer,
     InvoiceStatisticsSerializer,
     PurchaseInputSerializer,
@@ -156,3 +160,21 @@ class InvoiceStatisticsApi(_OwnInvoices):
     def get(self, request: Request) -> Response:
         invoices = self.filter_queryset(self.get_queryset())
         return Response(invoice_statistics(invoices=invoices))
+
+
+class CreditForecastApi(APIView):
+    error_statuses = (400,)
+
+    @extend_schema(
+        tags=["invoices"],
+        parameters=[ForecastInputSerializer],
+        responses={200: ForecastSerializer},
+        summary="The charges billing will make from your credit if nothing changes",
+    )
+    def get(self, request: Request) -> Response:
+        data = ForecastInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        forecast = credit_forecast(
+            user_id=request.user.pk, now=timezone.now(), days=data.validated_data["days"]
+        )
+        return Response(ForecastSerializer(forecast).data)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -240,37 +241,55 @@ def _void_unpaid(
     return len(voided)
 
 
-def _end(
-    subscription: Subscription,
-    status: str,
-    event: str,
-    outbox: _Outbox,
-    *,
-    at: datetime,
-    now: datetime,
-) -> int:
+class _Ledger:
+    """What a boundary does to the books, for real: invoices issued and paid from credit,
+    unpaid ones voided, events recorded. :mod:`invoices.forecast` replays the same rules
+    (:func:`boundaries_process`) with books that only count."""
+
+    def __init__(self, outbox: _Outbox, now: datetime) -> None:
+        self.outbox = outbox
+        self.now = now
+
+    def charge(self, subscription: Subscription, index: int, *, at: datetime) -> bool:
+        """Issue the period's invoice and pay it from credit; False if the credit is short."""
+        invoice = _invoice_issue(subscription, index, self.outbox, at=at)
+        return _invoice_try_pay(invoice, self.now, self.outbox, at=at)
+
+    def void_unpaid(self, subscription: Subscription, *, at: datetime) -> int:
+        return _void_unpaid(subscription, self.now, self.outbox, at=at)
+
+    def subscription_event(self, type: str, subscription: Subscription, *, at: datetime) -> None:
+        self.outbox.subscription(type, subscription, at=at)
+
+
+class Books(Protocol):
+    """The effects of the billing rules: :class:`_Ledger` for real, or a dry run's."""
+
+    def charge(self, subscription: Subscription, index: int, *, at: datetime) -> bool: ...
+
+    def void_unpaid(self, subscription: Subscription, *, at: datetime) -> int: ...
+
+    def subscription_event(
+        self, type: str, subscription: Subscription, *, at: datetime
+    ) -> None: ...
+
+
+def _end(subscription: Subscription, status: str, event: str, books: Books, *, at: datetime) -> int:
     subscription.status = status
     subscription.ended_at = at
     subscription.next_boundary_at = None
-    outbox.subscription(event, subscription, at=at)
-    return _void_unpaid(subscription, now, outbox, at=at)
+    books.subscription_event(event, subscription, at=at)
+    return books.void_unpaid(subscription, at=at)
 
 
-def _advance(
-    subscription: Subscription, now: datetime, report: BillingReport, outbox: _Outbox
-) -> None:
-    """Process the boundary at ``subscription.next_boundary_at`` (which is not after ``now``).
+def _advance(subscription: Subscription, report: BillingReport, books: Books) -> None:
+    """Process the boundary at ``subscription.next_boundary_at``.
     Its events occur at the boundary, however late it is processed."""
     boundary = subscription.next_boundary_at
     index = subscription.current_period_index + 1
     if index >= subscription.plan_months_validity:
         report.invoices_voided += _end(
-            subscription,
-            Status.EXPIRED,
-            EventType.SUBSCRIPTION_EXPIRED,
-            outbox,
-            at=boundary,
-            now=now,
+            subscription, Status.EXPIRED, EventType.SUBSCRIPTION_EXPIRED, books, at=boundary
         )
         report.expired += 1
         return
@@ -278,14 +297,38 @@ def _advance(
     subscription.next_boundary_at = subscription.period_start(index + 1)
     if subscription.status != Status.ACTIVE:
         return  # a period that starts while paused or suspended is never billed
-    invoice = _invoice_issue(subscription, index, outbox, at=boundary)
-    if _invoice_try_pay(invoice, now, outbox, at=boundary):
+    if books.charge(subscription, index, at=boundary):
         report.invoices_paid += 1
     else:
         subscription.status = Status.SUSPENDED
-        outbox.subscription(EventType.SUBSCRIPTION_SUSPENDED, subscription, at=boundary)
+        books.subscription_event(EventType.SUBSCRIPTION_SUSPENDED, subscription, at=boundary)
         report.invoices_unpaid += 1
         report.suspended += 1
+
+
+def boundaries_process(
+    subscriptions: list[Subscription], until: datetime, report: BillingReport, books: Books
+) -> list[Subscription]:
+    """
+    Process every boundary of one customer's ``subscriptions`` (live ones) passed by ``until``,
+    earliest first, changing them in memory; return those that changed. The billing rules, shared
+    by the real catch-up and the forecast's dry run.
+    """
+    changed: dict[int, Subscription] = {}
+    while True:
+        pending = [
+            s
+            for s in subscriptions
+            if s.next_boundary_at is not None and s.next_boundary_at <= until
+        ]
+        if not pending:
+            break
+        # One boundary at a time, earliest first: they compete for the same credit.
+        subscription = min(pending, key=lambda s: (s.next_boundary_at, s.pk))
+        with _blame(subscription):
+            _advance(subscription, report, books)
+        changed[subscription.pk] = subscription
+    return list(changed.values())
 
 
 def _customer_catch_up(user_id: int, now: datetime, report: BillingReport, outbox: _Outbox) -> None:
@@ -297,17 +340,7 @@ def _customer_catch_up(user_id: int, now: datetime, report: BillingReport, outbo
     )
     if due:
         report.customers += 1
-    changed = set()
-    while True:
-        pending = [s for s in due if s.next_boundary_at is not None and s.next_boundary_at <= now]
-        if not pending:
-            break
-        # One boundary at a time, earliest first: they compete for the same credit.
-        subscription = min(pending, key=lambda s: (s.next_boundary_at, s.pk))
-        with _blame(subscription):
-            _advance(subscription, now, report, outbox)
-        changed.add(subscription)
-    for subscription in changed:
+    for subscription in boundaries_process(due, now, report, _Ledger(outbox, now)):
         with _blame(subscription):
             subscription.save()
 
@@ -627,9 +660,8 @@ def subscription_cancel(
             subscription,
             Status.CANCELLED,
             EventType.SUBSCRIPTION_CANCELLED,
-            outbox,
+            _Ledger(outbox, now),
             at=now,
-            now=now,
         )
         subscription.save()
     return subscription

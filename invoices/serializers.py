@@ -53,3 +53,26 @@ class ActivationInputSerializer(serializers.Serializer):
                 {"is_active": ["Send is_active or isactive (its alias), not both, differing."]}
             )
         return {"is_active": values.pop()}
+
+
+class ForecastInputSerializer(serializers.Serializer):
+    days = serializers.IntegerField(
+        min_value=1, max_value=366, default=90, help_text="Billing days ahead (1 to 366)."
+    )
+
+
+class ForecastChargeSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="The period start it is charged at.")
+    subscription_id = serializers.IntegerField()
+    plan_name = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    balance_after = serializers.DecimalField(max_digits=12, decimal_places=2)
+    covered = serializers.BooleanField(help_text="Whether the credit will pay it.")
+
+
+class ForecastSerializer(serializers.Serializer):
+    balance = serializers.DecimalField(max_digits=12, decimal_places=2)
+    covered_until = serializers.DateTimeField(
+        allow_null=True, help_text="The first charge the credit will not cover; null if none."
+    )
+    charges = ForecastChargeSerializer(many=True)

@@ -12,6 +12,7 @@ urlpatterns = [
         apis.SubscriptionActivationApi.as_view(),
         name="activation",
     ),
+    *route("credit/forecast/", apis.CreditForecastApi.as_view(), name="credit-forecast"),
     *route("invoices/", apis.InvoiceListApi.as_view(), name="list"),
     *route("invoices/statistics/", apis.InvoiceStatisticsApi.as_view(), name="statistics"),
     *route("invoices/<id:invoice_id>/", apis.InvoiceDetailApi.as_view(), name="detail"),

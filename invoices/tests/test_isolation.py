@@ -47,10 +47,10 @@ def broken(monkeypatch):
     failing: set[int] = set()
     real_advance = billing._advance
 
-    def advance(subscription, now, report, outbox):
+    def advance(subscription, *args):
         if subscription.pk in failing:
             raise ValueError(f"bad data in subscription {subscription.pk}")
-        return real_advance(subscription, now, report, outbox)
+        return real_advance(subscription, *args)
 
     monkeypatch.setattr(billing, "_advance", advance)
     return failing
