@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils import translation
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -10,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.i18n import language_activate_for
+from core.i18n import language_activate_for, language_supported
 from core.idempotency import IDEMPOTENCY_KEY, idempotent
 
 from . import services
@@ -65,7 +66,11 @@ class RegisterApi(PublicApi):
     def post(self, request: Request) -> Response:
         data = RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.user_register(**data.validated_data)
+        # The account speaks the language this request was answered in (Accept-Language among
+        # en and bn, else DEFAULT_LANGUAGE) until it chooses another with PATCH auth/me/.
+        services.user_register(
+            **data.validated_data, language=language_supported(translation.get_language())
+        )
         return _message("Registration Successful", status.HTTP_201_CREATED)
 
 

@@ -22,8 +22,11 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext, gettext_noop
 
 from core.exceptions import OtpAttemptsExceeded, OtpExpired, OtpInvalid, ThrottledError
+from core.formatting import format_number
+from core.i18n import language_override
 
 from .models import OneTimePassword, User
 from .selectors import phone_claims_lock
@@ -33,21 +36,31 @@ OTP_LENGTH = 6
 T = TypeVar("T")
 Purpose = OneTimePassword.Purpose
 
-# One GSM-7 segment each (at most 160 characters): what the code is for, and not to share it.
+# What the code is for, and not to share it; in the account's language. English fits one GSM-7
+# segment (160 characters), Bengali one or two UCS-2 segments (70, or 2 x 67 characters). The
+# English texts are the catalogue's message ids, translated when a code is sent (otp_text).
 MESSAGES = {
-    Purpose.REGISTRATION: (
+    Purpose.REGISTRATION: gettext_noop(
         "{code} is your code to register an account with this number. It expires in"
         " {minutes} min. Never share it with anyone."
     ),
-    Purpose.ADD_PHONE: (
+    Purpose.ADD_PHONE: gettext_noop(
         "{code} is your code to add this number to an account. It expires in {minutes} min."
         " Never share it: whoever has it can attach your number to their account."
     ),
-    Purpose.PASSWORD_RESET: (
+    Purpose.PASSWORD_RESET: gettext_noop(
         "{code} is your code to reset your password. It expires in {minutes} min."
         " Never share it. If you did not ask for it, ignore this message."
     ),
 }
+
+
+def otp_text(*, purpose: str, code: str, minutes: int, language: str) -> str:
+    """The SMS of a code in ``language``; the code itself stays in ASCII digits, as it is typed."""
+    with language_override(language):
+        return gettext(MESSAGES[purpose]).format(
+            code=code, minutes=format_number(minutes, language)
+        )
 
 
 def generate_code() -> str:
@@ -84,7 +97,10 @@ def otp_claim_send_slot(
     reserved_until = cache.get(key, until)
     wait = max(1, math.ceil(reserved_until - now.timestamp()))
     raise ThrottledError(
-        f"A code was sent to this phone recently. Try again in {wait} seconds.", wait_seconds=wait
+        gettext("A code was sent to this phone recently. Try again in {wait} seconds.").format(
+            wait=wait
+        ),
+        wait_seconds=wait,
     )
 
 
@@ -104,7 +120,7 @@ def otp_issue(*, user: User, phone: str, purpose: str, now: datetime | None = No
             "expires_at": now + timedelta(seconds=ttl),
         },
     )
-    text = MESSAGES[purpose].format(code=code, minutes=max(1, ttl // 60))
+    text = otp_text(purpose=purpose, code=code, minutes=max(1, ttl // 60), language=user.language)
     transaction.on_commit(lambda: send_sms(phone=str(phone), text=text))
 
 

@@ -5,6 +5,9 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -20,7 +23,7 @@ from .phones import normalize_phone
 class PhoneField(serializers.CharField):
     """A phone in any usual notation, read as E.164 (national numbers in the default region)."""
 
-    default_error_messages = {"invalid_phone": "Enter a valid phone number."}
+    default_error_messages = {"invalid_phone": _("Enter a valid phone number.")}
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 64)
@@ -40,7 +43,9 @@ class OtpField(serializers.RegexField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
             rf"^\d{{{OTP_LENGTH}}}$",
-            error_messages={"invalid": f"Enter the {OTP_LENGTH}-digit code."},
+            error_messages={
+                "invalid": format_lazy(_("Enter the {length}-digit code."), length=OTP_LENGTH)
+            },
             **kwargs,
         )
 
@@ -157,10 +162,14 @@ class TopUpInputSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         amount, alias = attrs.pop("amount", None), attrs.pop("credit", None)
         if amount is None and alias is None:
-            raise serializers.ValidationError({"amount": ["This field is required."]})
+            raise serializers.ValidationError({"amount": [gettext("This field is required.")]})
         if amount is not None and alias is not None and amount != alias:
             raise serializers.ValidationError(
-                {"amount": ["Send amount or credit (its alias), not two different values."]}
+                {
+                    "amount": [
+                        gettext("Send amount or credit (its alias), not two different values.")
+                    ]
+                }
             )
         attrs["amount"] = amount if amount is not None else alias
         return attrs

@@ -19,6 +19,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -96,10 +97,18 @@ def _registration_make_room(*, phone: str, now: datetime) -> None:
         )
 
 
-def user_register(*, phone: str, name: str, password: str, now: datetime | None = None) -> User:
+def user_register(
+    *,
+    phone: str,
+    name: str,
+    password: str,
+    language: str | None = None,
+    now: datetime | None = None,
+) -> User:
     """
-    Create an unverified account and text it a registration code. A pending registration of the
-    number is replaced only once its code has expired (until then 409 ``registration_pending``).
+    Create an unverified account (in ``language``, else ``DEFAULT_LANGUAGE``) and text it a
+    registration code. A pending registration of the number is replaced only once its code has
+    expired (until then 409 ``registration_pending``).
     """
     now = now or timezone.now()
     if _phone_is_verified_anywhere(phone):
@@ -108,7 +117,13 @@ def user_register(*, phone: str, name: str, password: str, now: datetime | None 
         with transaction.atomic(durable=True):
             _registration_make_room(phone=phone, now=now)
             otp_claim_send_slot(purpose=Purpose.REGISTRATION, phone=phone, now=now)
-            user = User.objects.create_user(phone, password, name=name, date_joined=now)
+            user = User.objects.create_user(
+                phone,
+                password,
+                name=name,
+                date_joined=now,
+                language=language or settings.DEFAULT_LANGUAGE,
+            )
             otp_issue(user=user, phone=phone, purpose=Purpose.REGISTRATION, now=now)
     except IntegrityError as exc:
         if violates(exc, User, "accounts_user_phone_unique"):
@@ -312,11 +327,13 @@ def phone_add(*, user: User, phone: str, now: datetime | None = None) -> PhoneNu
     # Lock the account so two concurrent adds can't both pass the limit check.
     User.objects.select_for_update().get(pk=user.pk)
     if user.phones.filter(phone=phone).exists():
-        raise PhoneTaken("This phone number is already on your account.")
+        raise PhoneTaken(gettext("This phone number is already on your account."))
     if _phone_is_verified_anywhere(phone):
         raise PhoneTaken()
     if user.phones.count() >= settings.MAX_PHONES_PER_ACCOUNT:
-        message = f"An account can have at most {settings.MAX_PHONES_PER_ACCOUNT} phone numbers."
+        message = gettext("An account can have at most {count} phone numbers.").format(
+            count=settings.MAX_PHONES_PER_ACCOUNT
+        )
         raise PhoneLimitReached(message)
     otp_claim_send_slot(purpose=Purpose.ADD_PHONE, phone=phone, user_id=user.pk, now=now)
     row = PhoneNumber.objects.create(user=user, phone=phone, created_at=now)
@@ -395,13 +412,15 @@ def credit_recipient_check(*, actor: User, customer: User) -> None:
     ``permission_denied`` or 400 ``invalid``.
     """
     if customer.pk != actor.pk and not actor.is_staff:
-        raise PermissionDeniedError("Only staff can top up another customer's credit.")
+        raise PermissionDeniedError(gettext("Only staff can top up another customer's credit."))
     if not actor.is_staff and not settings.ALLOW_SELF_TOP_UP:
-        raise PermissionDeniedError("Top-ups are made by staff on this service.")
+        raise PermissionDeniedError(gettext("Top-ups are made by staff on this service."))
     if not customer.is_active:
-        raise InvalidInput("This account is deactivated: its credit can't change.")
+        raise InvalidInput(gettext("This account is deactivated: its credit can't change."))
     if not customer.phones.filter(is_primary=True, is_verified=True).exists():
-        raise InvalidInput("This account has not verified its phone yet: its credit can't change.")
+        raise InvalidInput(
+            gettext("This account has not verified its phone yet: its credit can't change.")
+        )
 
 
 def credit_recipient_get(*, actor: User, reference: str | None) -> User:
@@ -412,11 +431,11 @@ def credit_recipient_get(*, actor: User, reference: str | None) -> User:
     if reference is None:
         customer = actor
     elif not actor.is_staff:
-        raise PermissionDeniedError("Only staff can top up another customer's credit.")
+        raise PermissionDeniedError(gettext("Only staff can top up another customer's credit."))
     else:
         customer = customer_find(reference=reference)
         if customer is None:
-            message = "No active customer has this id or phone."
+            message = gettext("No active customer has this id or phone.")
             raise InvalidInput(message, errors={"customer": [message]})
     credit_recipient_check(actor=actor, customer=customer)
     return customer

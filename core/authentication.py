@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import Token
 from .i18n import language_activate_for
 
 _HEADER_TYPES = {header_type.lower() for header_type in AUTH_HEADER_TYPE_BYTES}
-EXPIRED_MESSAGE = "The access token has expired. Get a new one from auth/refresh/."
+EXPIRED_MESSAGE = _("The access token has expired. Get a new one from auth/refresh/.")
 
 
 class JWTAuthentication(BaseJWTAuthentication):

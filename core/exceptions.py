@@ -24,6 +24,8 @@ from django.core.exceptions import (
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -34,7 +36,7 @@ class ApplicationError(Exception):
 
     code: ClassVar[str] = "invalid"
     status_code: ClassVar[int] = status.HTTP_400_BAD_REQUEST
-    default_message: ClassVar[str] = "The request is not valid."
+    default_message: ClassVar[str] = _("The request is not valid.")
     # The input field the refusal is about: ``errors`` then says {field: [message]}.
     field: ClassVar[str | None] = None
 
@@ -45,7 +47,8 @@ class ApplicationError(Exception):
         errors: dict[str, list[str]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        self.message = message or self.default_message
+        # Rendered now, in the language of the request (or of the customer) being served.
+        self.message = str(message or self.default_message)
         super().__init__(self.message)
         if errors is None and self.field is not None:
             errors = {self.field: [self.message]}
@@ -67,14 +70,14 @@ class InvalidInput(ApplicationError):
 
 class ParseError(ApplicationError):
     code = "parse_error"
-    default_message = "The request body is not valid JSON."
+    default_message = _("The request body is not valid JSON.")
 
 
 class BadRequest(ApplicationError):
     """A request Django refuses before any view reads it (unknown Host, too many parameters)."""
 
     code = "bad_request"
-    default_message = "The request is malformed."
+    default_message = _("The request is malformed.")
 
     @classmethod
     def refusing(cls, exc: SuspiciousOperation) -> ApplicationError:
@@ -82,17 +85,21 @@ class BadRequest(ApplicationError):
         if isinstance(exc, RequestDataTooBig):
             return RequestTooLarge()
         if isinstance(exc, DisallowedHost):
-            return cls("This service does not answer to that Host header (see ALLOWED_HOSTS).")
+            return cls(
+                gettext("This service does not answer to that Host header (see ALLOWED_HOSTS).")
+            )
         if isinstance(exc, TooManyFieldsSent):
-            return cls("Too many query or form parameters (see DATA_UPLOAD_MAX_NUMBER_FIELDS).")
+            return cls(
+                gettext("Too many query or form parameters (see DATA_UPLOAD_MAX_NUMBER_FIELDS).")
+            )
         if isinstance(exc, TooManyFilesSent):
-            return cls("Too many files in the request.")
+            return cls(gettext("Too many files in the request."))
         return cls()
 
 
 class PhoneTaken(ApplicationError):
     code = "phone_taken"
-    default_message = "This phone number is already registered."
+    default_message = _("This phone number is already registered.")
     field = "phone"
 
 
@@ -103,24 +110,24 @@ class PhoneLimitReached(ApplicationError):
 
 class PhoneNotVerifiedForPrimary(ApplicationError):
     code = "phone_not_verified"
-    default_message = "Verify this phone number before making it primary."
+    default_message = _("Verify this phone number before making it primary.")
 
     def __init__(self) -> None:
-        super().__init__(errors={"phone": ["This phone number is not verified."]})
+        super().__init__(errors={"phone": [gettext("This phone number is not verified.")]})
 
 
 class OtpInvalid(ApplicationError):
     code = "otp_invalid"
-    default_message = "The code is not valid."
+    default_message = _("The code is not valid.")
     field = "otp"
 
 
 class OtpExpired(ApplicationError):
     code = "otp_expired"
-    default_message = "The code has expired. Ask for a new one."
+    default_message = _("The code has expired. Ask for a new one.")
 
     def __init__(self) -> None:
-        super().__init__(errors={"otp": ["The code has expired."]})
+        super().__init__(errors={"otp": [gettext("The code has expired.")]})
 
 
 class BalanceLimitExceeded(ApplicationError):
@@ -128,7 +135,7 @@ class BalanceLimitExceeded(ApplicationError):
     field = "amount"
 
     def __init__(self, *, limit: Decimal) -> None:
-        super().__init__(f"The balance can't exceed {limit}.")
+        super().__init__(gettext("The balance can't exceed {limit}.").format(limit=limit))
         self.limit = limit
 
 
@@ -138,19 +145,19 @@ class BalanceLimitExceeded(ApplicationError):
 class InvalidCredentials(ApplicationError):
     code = "invalid_credentials"
     status_code = status.HTTP_401_UNAUTHORIZED
-    default_message = "No active account found with the given phone and password."
+    default_message = _("No active account found with the given phone and password.")
 
 
 class TokenNotValid(ApplicationError):
     code = "token_not_valid"
     status_code = status.HTTP_401_UNAUTHORIZED
-    default_message = "Token is invalid or expired."
+    default_message = _("Token is invalid or expired.")
 
 
 class TokenExpired(ApplicationError):
     code = "token_expired"
     status_code = status.HTTP_401_UNAUTHORIZED
-    default_message = "The token has expired."
+    default_message = _("The token has expired.")
 
 
 class InsufficientCredit(ApplicationError):
@@ -158,7 +165,11 @@ class InsufficientCredit(ApplicationError):
     status_code = status.HTTP_402_PAYMENT_REQUIRED
 
     def __init__(self, *, needed: Decimal, balance: Decimal) -> None:
-        super().__init__(f"Your credit ({balance}) does not cover {needed}. Please top up.")
+        super().__init__(
+            gettext("Your credit ({balance}) does not cover {needed}. Please top up.").format(
+                balance=balance, needed=needed
+            )
+        )
         self.needed = needed
         self.balance = balance
 
@@ -166,19 +177,19 @@ class InsufficientCredit(ApplicationError):
 class PermissionDeniedError(ApplicationError):
     code = "permission_denied"
     status_code = status.HTTP_403_FORBIDDEN
-    default_message = "You do not have permission to perform this action."
+    default_message = _("You do not have permission to perform this action.")
 
 
 class PhoneNotVerified(ApplicationError):
     code = "phone_not_verified"
     status_code = status.HTTP_403_FORBIDDEN
-    default_message = "Verify your phone with the code we texted you before logging in."
+    default_message = _("Verify your phone with the code we texted you before logging in.")
 
 
 class NotFoundError(ApplicationError):
     code = "not_found"
     status_code = status.HTTP_404_NOT_FOUND
-    default_message = "Not found."
+    default_message = _("Not found.")
 
 
 # --- 409 ---------------------------------------------------------------------------------------
@@ -190,7 +201,7 @@ class Conflict(ApplicationError):
 
 class RegistrationPending(Conflict):
     code = "registration_pending"
-    default_message = (
+    default_message = _(
         "This phone number is waiting for its verification code. Enter the code, ask for it"
         " again with resend-otp, or register once it has expired."
     )
@@ -203,21 +214,25 @@ class IdempotencyKeyReused(Conflict):
 
 class AlreadySubscribed(Conflict):
     code = "already_subscribed"
-    default_message = "You already have a live subscription to this plan."
+    default_message = _("You already have a live subscription to this plan.")
 
 
 class SubscriptionEnded(Conflict):
     code = "subscription_ended"
 
     def __init__(self, *, status: str) -> None:
-        super().__init__(f"This subscription is {status}; it can't change any more.")
+        super().__init__(
+            gettext("This subscription is {status}; it can't change any more.").format(
+                status=status
+            )
+        )
 
 
 class NotCancellable(Conflict):
     """Carries the subscription as the API shows it (``data``), built by the app that owns it."""
 
     code = "not_cancellable"
-    default_message = "Plan is not cancellable"
+    default_message = _("Plan is not cancellable")
 
 
 # --- 413 ---------------------------------------------------------------------------------------
@@ -226,7 +241,7 @@ class NotCancellable(Conflict):
 class RequestTooLarge(ApplicationError):
     code = "request_too_large"
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_message = "The request body is too large."
+    default_message = _("The request body is too large.")
 
 
 # --- 429 ---------------------------------------------------------------------------------------
@@ -245,7 +260,7 @@ class ThrottledError(ApplicationError):
 class OtpAttemptsExceeded(ApplicationError):
     code = "otp_attempts_exceeded"
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_message = "Too many wrong codes. Ask for a new one."
+    default_message = _("Too many wrong codes. Ask for a new one.")
 
 
 def _registry(root: type[ApplicationError]) -> dict[str, type[ApplicationError]]:
@@ -288,7 +303,7 @@ def _validation_body(exc: exceptions.ValidationError) -> dict[str, Any]:
     detail = exc.detail
     if not isinstance(detail, dict):
         detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
-    message = _first_message(detail) or "The request is not valid."
+    message = _first_message(detail) or gettext("The request is not valid.")
     return error_body(message, "invalid", detail)
 
 
@@ -305,7 +320,9 @@ def _api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
         message = str(detail)
         code = getattr(detail, "code", None) or exc.default_code
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        message = f"Too many requests. Try again in {max(1, round(exc.wait))} seconds."
+        message = gettext("Too many requests. Try again in {wait} seconds.").format(
+            wait=max(1, round(exc.wait))
+        )
         code = "throttled"
     return error_body(message, code)
 
