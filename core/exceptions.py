@@ -24,11 +24,14 @@ from django.core.exceptions import (
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .formatting import format_money
+from .i18n import language_supported
 
 
 class ApplicationError(Exception):
@@ -59,6 +62,11 @@ class ApplicationError(Exception):
     def data(self) -> Any:
         """Extra data for the client (``{"data": …}`` in the body); None for most refusals."""
         return None
+
+
+def _money(amount: Decimal) -> str:
+    """An amount in a message, written for the language of the message (``1,200.00``)."""
+    return format_money(amount, language_supported(get_language()))
 
 
 # --- 400 ---------------------------------------------------------------------------------------
@@ -135,7 +143,7 @@ class BalanceLimitExceeded(ApplicationError):
     field = "amount"
 
     def __init__(self, *, limit: Decimal) -> None:
-        super().__init__(gettext("The balance can't exceed {limit}.").format(limit=limit))
+        super().__init__(gettext("The balance can't exceed {limit}.").format(limit=_money(limit)))
         self.limit = limit
 
 
@@ -167,7 +175,7 @@ class InsufficientCredit(ApplicationError):
     def __init__(self, *, needed: Decimal, balance: Decimal) -> None:
         super().__init__(
             gettext("Your credit ({balance}) does not cover {needed}. Please top up.").format(
-                balance=balance, needed=needed
+                balance=_money(balance), needed=_money(needed)
             )
         )
         self.needed = needed

@@ -1,8 +1,12 @@
+# ruff: noqa: RUF001  (Bengali digit zero, U+09E6, is meant: not the Latin letter O)
+
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.test import override_settings
+from django.utils import translation
 
+from core.exceptions import InsufficientCredit
 from core.formatting import format_date, format_money, format_number
 
 
@@ -12,7 +16,7 @@ def test_money_in_english_has_two_decimals_and_thousands_groups():
 
 
 def test_money_in_bengali_has_bengali_digits_and_the_indian_grouping():
-    assert format_money(Decimal("300"), "bn") == "৩০০.০০"  # noqa: RUF001
+    assert format_money(Decimal("300"), "bn") == "৩০০.০০"
     assert format_money(Decimal("1234567.5"), "bn") == "১২,৩৪,৫৬৭.৫০"
 
 
@@ -34,3 +38,15 @@ def test_a_datetime_is_read_on_the_local_day():
 
     assert format_date(moment, "en") == "23 Dec 2026"
     assert format_date(moment, "bn") == "২৩ ডিসে, ২০২৬"
+
+
+def test_amounts_in_error_messages_are_written_for_the_language():
+    refusal = {"needed": Decimal("1200"), "balance": Decimal("1000")}
+
+    with translation.override("en"):
+        english = InsufficientCredit(**refusal).message
+    with translation.override("bn"):
+        bengali = InsufficientCredit(**refusal).message
+
+    assert english == "Your credit (1,000.00) does not cover 1,200.00. Please top up."
+    assert bengali.startswith("আপনার ক্রেডিট (১,০০০.০০) দিয়ে ১,২০০.০০ পরিশোধ করা যাবে না।")
