@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -32,6 +33,7 @@ ROUNDS = 10
 BATCH = 20
 # A claim outlives a slow SMS provider's request.
 LEASE = timedelta(minutes=2)
+REMINDER_SECONDS = 300
 
 
 class NoticeRelay:
@@ -40,6 +42,9 @@ class NoticeRelay:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # Reminders are looked for at most this often: late by at most a quarter billing day.
+        self.reminder_seconds = min(REMINDER_SECONDS, settings.BILLING_DAY_SECONDS / 4)
+        self._next_reminders = 0.0
 
     def run_once(self, now: datetime | None = None) -> int:
         """Make the notices of new events, then send one batch of due ones; returns how many
@@ -47,6 +52,10 @@ class NoticeRelay:
         for _ in range(ROUNDS):
             if not services.notices_from_events(now=now):
                 break
+        if now is not None or time.monotonic() >= self._next_reminders:
+            # The clock's notices: a forecast per customer near a period start, so not every pass.
+            self._next_reminders = time.monotonic() + self.reminder_seconds
+            services.reminders_make(now=now)
         claimed = services.notices_claim(now=now or timezone.now(), limit=BATCH, lease=LEASE)
         if not claimed:
             return 0

@@ -15,7 +15,6 @@ then records the outcome; a failure is retried after ``NOTICE_RETRY_SCHEDULE``, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,6 +27,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from events.models import Event, EventType
+from invoices.forecast import credit_forecast
 from subscriptions.models import Subscription
 
 from . import texts
@@ -129,7 +129,9 @@ def _from_event(
         notice.text = texts.cancelled(language=language, plan=plan, at=event.occurred_at)
     elif PAST_DUE is not None and event.type == PAST_DUE:
         notice.kind = Kind.PAST_DUE
-        until = _grace_end(subscription, period_start)
+        # Grace ends BILLING_GRACE_DAYS after the period start, never after the period.
+        period_end = parse_datetime(data["current_period_end"])
+        until = min(_grace_end(subscription, period_start), period_end)
         notice.text = texts.past_due(
             language=language, plan=plan, amount=subscription.plan_amount, until=until
         )
@@ -173,9 +175,67 @@ def notices_from_events(*, now: datetime | None = None, batch: int = EVENT_BATCH
     return len(events)
 
 
-def notices_add(notices: Iterable[Notice]) -> None:
-    """Insert notices made from the clock (reminders); one already there stays as it is."""
-    Notice.objects.bulk_create(list(notices), ignore_conflicts=True)
+# --- Reminders, from the clock -------------------------------------------------------------------
+
+
+def _reminder_step(remaining: timedelta, steps: list[int], billing_day: float) -> int | None:
+    """The reminder due with ``remaining`` time to go: the fewest days before that it is within
+    (a relay that was down sends the latest step only)."""
+    due = [days for days in steps if remaining <= timedelta(seconds=days * billing_day)]
+    return min(due) if due else None
+
+
+def reminders_make(*, now: datetime | None = None) -> int:
+    """
+    Remind each customer (who wants reminders) of every period start in the next
+    ``NOTICE_REMINDER_DAYS`` billing days that their credit will not cover, counting every other
+    charge due before it (the billing engine's own forecast). Returns how many were made.
+    """
+    now = now or timezone.now()
+    steps = settings.NOTICE_REMINDER_DAYS
+    billing_day = settings.BILLING_DAY_SECONDS
+    until = now + timedelta(seconds=max(steps) * billing_day)
+    customer_ids = set(
+        Subscription.objects.filter(
+            status=Subscription.Status.ACTIVE,
+            next_boundary_at__lte=until,
+            user__notify_reminders=True,
+        ).values_list("user_id", flat=True)
+    )
+    notices = []
+    for customer in User.objects.filter(pk__in=customer_ids).order_by("pk"):
+        forecast = credit_forecast(user_id=customer.pk, now=now, days=max(steps))
+        short = [c for c in forecast.charges if not c.covered and c.at > now]
+        if not short:
+            continue
+        subscriptions = Subscription.objects.in_bulk({charge.subscription_id for charge in short})
+        for charge in short:
+            step = _reminder_step(charge.at - now, steps, billing_day)
+            subscription = subscriptions[charge.subscription_id]
+            if step is None:
+                continue
+            notices.append(
+                Notice(
+                    customer=customer,
+                    subscription=subscription,
+                    period_index=_period_index(subscription, charge.at),
+                    kind=Kind.REMINDER,
+                    days_before=step,
+                    phone=str(customer.phone),
+                    language=customer.language,
+                    # What this charge lacks once the charges before it are paid.
+                    text=texts.reminder(
+                        language=customer.language,
+                        plan=charge.plan_name,
+                        amount=charge.amount - charge.balance_after,
+                        at=charge.at,
+                    ),
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+    Notice.objects.bulk_create(notices, ignore_conflicts=True)
+    return len(notices)
 
 
 # --- Sending ---------------------------------------------------------------------------------
