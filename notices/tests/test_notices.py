@@ -217,3 +217,17 @@ def test_admin_lists_notices(admin_client, customer):
     response = admin_client.get("/admin/notices/notice/")
     assert response.status_code == 200
     assert "Top-up of 10.00 received" in response.content.decode()
+
+
+def test_notice_list_queries_do_not_grow_with_the_page(customer, django_assert_max_num_queries):
+    with time_machine.travel(START, tick=False):
+        for amount in range(1, 26):
+            top_up(customer, f"{amount}.00")
+        drain()
+    client = ApiClient()
+    client.force_authenticate(customer)
+
+    with django_assert_max_num_queries(4):
+        page = client.get("/api/v1/notices/?page_size=25").json()
+
+    assert len(page["results"]) == 25
