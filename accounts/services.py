@@ -290,10 +290,9 @@ def user_tokens_revoke_all(*, user: User) -> int:
     return len(rows)
 
 
-# --- Phones ------------------------------------------------------------------------------------
+# --- Account settings --------------------------------------------------------------------------
 
 
-@transaction.atomic
 def user_settings_update(
     *,
     user: User,
@@ -318,6 +317,10 @@ def user_settings_update(
     return user
 
 
+# --- Phones ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
 def phone_add(*, user: User, phone: str, now: datetime | None = None) -> PhoneNumber:
     """
     Add an unverified phone (at most ``MAX_PHONES_PER_ACCOUNT``) and text it a code that only
