@@ -15,6 +15,7 @@ class EventType(models.TextChoices):
     SUBSCRIPTION_PAUSED = "subscription.paused"
     SUBSCRIPTION_RESUMED = "subscription.resumed"
     SUBSCRIPTION_SUSPENDED = "subscription.suspended"
+    SUBSCRIPTION_PAST_DUE = "subscription.past_due"
     SUBSCRIPTION_CANCELLED = "subscription.cancelled"
     SUBSCRIPTION_EXPIRED = "subscription.expired"
     INVOICE_CREATED = "invoice.created"

@@ -28,12 +28,12 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.credit import credit_pay_invoice
@@ -58,6 +58,7 @@ from .serializers import InvoiceSerializer
 logger = logging.getLogger(__name__)
 Status = Subscription.Status
 LIVE = Subscription.LIVE_STATUSES
+UNPAID = (Status.SUSPENDED, Status.PAST_DUE)  # what credit arriving settles
 
 
 @dataclass
@@ -278,13 +279,37 @@ def _end(subscription: Subscription, status: str, event: str, books: Books, *, a
     subscription.status = status
     subscription.ended_at = at
     subscription.next_boundary_at = None
+    subscription.grace_ends_at = None
     books.subscription_event(event, subscription, at=at)
     return books.void_unpaid(subscription, at=at)
 
 
+def _grace_end(subscription: Subscription, boundary: datetime) -> datetime:
+    """When a period starting at ``boundary`` and left unpaid suspends its subscription:
+    ``BILLING_GRACE_DAYS`` billing days later, and never after the period."""
+    billing_day = subscription.period_seconds // subscription.plan_payment_cycle
+    grace = timedelta(seconds=billing_day * settings.BILLING_GRACE_DAYS)
+    return min(boundary + grace, subscription.next_boundary_at)
+
+
+def _next_event_at(subscription: Subscription) -> datetime | None:
+    """What the engine processes next: the grace period's end while past due (never after the
+    next boundary), else the next boundary."""
+    if subscription.status == Status.PAST_DUE:
+        return subscription.grace_ends_at
+    return subscription.next_boundary_at
+
+
 def _advance(subscription: Subscription, report: BillingReport, books: Books) -> None:
-    """Process the boundary at ``subscription.next_boundary_at``.
-    Its events occur at the boundary, however late it is processed."""
+    """Process the subscription's next event (:func:`_next_event_at`): a grace period's end,
+    else the boundary at ``next_boundary_at``. Its events occur then, however late processed."""
+    if subscription.status == Status.PAST_DUE:
+        at = subscription.grace_ends_at
+        subscription.status = Status.SUSPENDED
+        subscription.grace_ends_at = None
+        books.subscription_event(EventType.SUBSCRIPTION_SUSPENDED, subscription, at=at)
+        report.suspended += 1
+        return
     boundary = subscription.next_boundary_at
     index = subscription.current_period_index + 1
     if index >= subscription.plan_months_validity:
@@ -299,10 +324,16 @@ def _advance(subscription: Subscription, report: BillingReport, books: Books) ->
         return  # a period that starts while paused or suspended is never billed
     if books.charge(subscription, index, at=boundary):
         report.invoices_paid += 1
+        return
+    report.invoices_unpaid += 1
+    grace_end = _grace_end(subscription, boundary)
+    if grace_end > boundary:
+        subscription.status = Status.PAST_DUE
+        subscription.grace_ends_at = grace_end
+        books.subscription_event(EventType.SUBSCRIPTION_PAST_DUE, subscription, at=boundary)
     else:
         subscription.status = Status.SUSPENDED
         books.subscription_event(EventType.SUBSCRIPTION_SUSPENDED, subscription, at=boundary)
-        report.invoices_unpaid += 1
         report.suspended += 1
 
 
@@ -310,33 +341,36 @@ def boundaries_process(
     subscriptions: list[Subscription], until: datetime, report: BillingReport, books: Books
 ) -> list[Subscription]:
     """
-    Process every boundary of one customer's ``subscriptions`` (live ones) passed by ``until``,
-    earliest first, changing them in memory; return those that changed. The billing rules, shared
-    by the real catch-up and the forecast's dry run.
+    Process every boundary (and grace period's end) of one customer's ``subscriptions`` (live
+    ones) passed by ``until``, earliest first, changing them in memory; return those that
+    changed. The billing rules, shared by the real catch-up and the forecast's dry run.
     """
     changed: dict[int, Subscription] = {}
     while True:
         pending = [
-            s
+            (at, s.pk, s)
             for s in subscriptions
-            if s.next_boundary_at is not None and s.next_boundary_at <= until
+            if (at := _next_event_at(s)) is not None and at <= until
         ]
         if not pending:
             break
         # One boundary at a time, earliest first: they compete for the same credit.
-        subscription = min(pending, key=lambda s: (s.next_boundary_at, s.pk))
+        *_, subscription = min(pending, key=lambda item: item[:2])
         with _blame(subscription):
             _advance(subscription, report, books)
         changed[subscription.pk] = subscription
     return list(changed.values())
 
 
+def _due(now: datetime) -> Q:
+    """Live subscriptions with a boundary or a grace period's end passed by ``now``."""
+    return Q(status__in=LIVE) & (Q(next_boundary_at__lte=now) | Q(grace_ends_at__lte=now))
+
+
 def _customer_catch_up(user_id: int, now: datetime, report: BillingReport, outbox: _Outbox) -> None:
     """Process every boundary the customer's live subscriptions passed by ``now``, in time order."""
     due = list(
-        Subscription.objects.select_for_update()
-        .filter(user_id=user_id, status__in=LIVE, next_boundary_at__lte=now)
-        .order_by("id")
+        Subscription.objects.select_for_update().filter(_due(now), user_id=user_id).order_by("id")
     )
     if due:
         report.customers += 1
@@ -368,18 +402,20 @@ def _bill_current_period(subscription: Subscription, now: datetime, outbox: _Out
 
 
 def _settle(user_id: int, now: datetime, report: BillingReport, outbox: _Outbox) -> None:
-    """Resume the customer's suspended subscriptions that their credit covers, oldest first."""
-    suspended = (
+    """Pay for the customer's suspended and past-due subscriptions that their credit covers,
+    oldest first, and make them active."""
+    unpaid = (
         Subscription.objects.select_for_update()
-        .filter(user_id=user_id, status=Status.SUSPENDED)
+        .filter(user_id=user_id, status__in=UNPAID)
         .order_by("created_at", "id")
     )
     resumed = []
-    for subscription in suspended:
+    for subscription in unpaid:
         with _blame(subscription):
             if _bill_current_period(subscription, now, outbox):
                 subscription.status = Status.ACTIVE
-                subscription.save(update_fields=["status", "updated_at"])
+                subscription.grace_ends_at = None
+                subscription.save(update_fields=["status", "grace_ends_at", "updated_at"])
                 outbox.subscription(EventType.SUBSCRIPTION_RESUMED, subscription, at=now)
                 resumed.append(subscription)
     report.resumed += len(resumed)
@@ -470,13 +506,10 @@ def _refuse_nesting() -> None:
 def _customers_to_bill(now: datetime) -> tuple[list[int], set[int]]:
     """Customers with a boundary due by ``now``, or with a suspended subscription their credit
     now covers (a settlement after a top-up that failed); and which of them are the latter."""
-    due = set(
-        Subscription.objects.filter(status__in=LIVE, next_boundary_at__lte=now)
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
+    due = set(Subscription.objects.filter(_due(now)).values_list("user_id", flat=True).distinct())
+    # Also each billing day's retry of a past-due invoice (a top-up settles at once).
     to_settle = set(
-        Subscription.objects.filter(status=Status.SUSPENDED, plan_amount__lte=F("user__credit"))
+        Subscription.objects.filter(status__in=UNPAID, plan_amount__lte=F("user__credit"))
         .values_list("user_id", flat=True)
         .distinct()
     )
@@ -617,7 +650,8 @@ def subscription_pause(
         if subscription.status != Status.PAUSED:
             subscription.status = Status.PAUSED
             subscription.paused_at = now
-            subscription.save(update_fields=["status", "paused_at", "updated_at"])
+            subscription.grace_ends_at = None  # its unpaid invoice waits for the reactivation
+            subscription.save(update_fields=["status", "paused_at", "grace_ends_at", "updated_at"])
             outbox.subscription(EventType.SUBSCRIPTION_PAUSED, subscription, at=now)
     return subscription
 
@@ -635,7 +669,8 @@ def subscription_reactivate(
             raise InsufficientCredit(needed=subscription.plan_amount, balance=balance)
         subscription.status = Status.ACTIVE
         subscription.paused_at = None
-        subscription.save(update_fields=["status", "paused_at", "updated_at"])
+        subscription.grace_ends_at = None
+        subscription.save(update_fields=["status", "paused_at", "grace_ends_at", "updated_at"])
         outbox.subscription(EventType.SUBSCRIPTION_RESUMED, subscription, at=now)
     return subscription
 

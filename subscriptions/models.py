@@ -19,12 +19,16 @@ class Subscription(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
+        # BILLING_GRACE_DAYS: the period's invoice waits for credit, the service goes on.
+        PAST_DUE = "past_due", "Past due: unpaid, within the grace period"
         PAUSED = "paused", "Paused by the customer"
         SUSPENDED = "suspended", "Suspended for lack of credit"
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
 
-    LIVE_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.SUSPENDED)
+    LIVE_STATUSES = (Status.ACTIVE, Status.PAST_DUE, Status.PAUSED, Status.SUSPENDED)
+    # The service goes on: billed at each period start, its job scheduled.
+    SERVING_STATUSES = (Status.ACTIVE, Status.PAST_DUE)
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="subscriptions"
@@ -52,6 +56,8 @@ class Subscription(models.Model):
         help_text="The next boundary billing processes: the next period's start, or the end; "
         "empty once over.",
     )
+    # While past_due: when it is suspended unless the invoice is paid (never after the period).
+    grace_ends_at = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -62,7 +68,7 @@ class Subscription(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "plan"],
-                condition=Q(status__in=["active", "paused", "suspended"]),
+                condition=Q(status__in=["active", "past_due", "paused", "suspended"]),
                 name="subscriptions_one_live_per_plan",
             ),
             models.CheckConstraint(
@@ -86,7 +92,7 @@ class Subscription(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == self.Status.ACTIVE
+        return self.status in self.SERVING_STATUSES
 
     @property
     def is_live(self) -> bool:
@@ -95,7 +101,8 @@ class Subscription(models.Model):
     @property
     def next_billing_at(self) -> datetime | None:
         """When the next invoice will be issued: None while nothing will be billed (paused,
-        suspended, ended, or in the last period)."""
+        suspended, ended, or in the last period). Past due, the next period's start: billed then
+        if the grace period ends paid."""
         if not self.is_active or self.current_period_index + 1 >= self.plan_months_validity:
             return None
         return self.next_boundary_at

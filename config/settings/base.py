@@ -201,6 +201,9 @@ ALLOW_SELF_TOP_UP = env_bool("ALLOW_SELF_TOP_UP", True)
 # end-to-end test, so cycles pass while you watch. Copied into each subscription at purchase.
 # Never longer than a real day: plan limits keep a plan's whole term within a datetime's range.
 BILLING_DAY_SECONDS = env_int("BILLING_DAY_SECONDS", 86400, minimum=1, maximum=86400)
+# Billing days a period's unpaid invoice may wait for credit while the service goes on (the
+# subscription is past_due); 0 suspends at once. Never more than the period: its end ends it.
+BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 0, minimum=0, maximum=3660)
 
 # The invoice scheduler. It starts inside `runserver` and WSGI/ASGI server processes unless this
 # is false (production: false for web workers, and `manage.py runscheduler` runs it alone).
