@@ -69,13 +69,14 @@ class UserAdmin(BaseUserAdmin):
     form = CustomerChangeForm
     inlines = [PhoneNumberInline, CreditTransactionInline]
     list_display = ("phone", "name", "credit", "is_active", "is_staff", "date_joined")
-    list_filter = ("is_active", "is_staff", "is_superuser", "date_joined")
+    list_filter = ("is_active", "is_staff", "is_superuser", "language", "date_joined")
     search_fields = ("phone", "name", "phones__phone")
     ordering = ("-date_joined",)
     readonly_fields = ("credit", "adjust_credit", "date_joined", "last_login")
     fieldsets = (
         (None, {"fields": ("phone", "name", "password")}),
         ("Credit", {"fields": ("credit", "adjust_credit")}),
+        ("Language and SMS", {"fields": ("language", "notify_reminders", "notify_receipts")}),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},

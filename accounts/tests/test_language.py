@@ -188,3 +188,19 @@ def test_patch_me_requires_authentication(api_client):
     response = api_client.patch(ME, {"language": "bn"})
 
     assert response.status_code == 401
+
+
+def test_staff_see_and_filter_customers_by_language_in_the_admin(client):
+    staff = User.objects.create_superuser("+8801700000999", DEFAULT_PASSWORD, name="Staff")
+    client.force_login(staff)
+    bengali = UserFactory(language="bn", notify_receipts=False)
+    english = UserFactory(language="en")
+
+    page = client.get(f"/admin/accounts/user/{bengali.pk}/change/")
+    listed = client.get("/admin/accounts/user/", {"language__exact": "bn"})
+
+    assert page.status_code == 200
+    assert b'name="language"' in page.content
+    assert b'name="notify_receipts"' in page.content
+    assert str(bengali.phone).encode() in listed.content
+    assert str(english.phone).encode() not in listed.content
