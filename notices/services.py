@@ -39,17 +39,15 @@ Kind = Notice.Kind
 LOOKBACK = timedelta(days=2)
 EVENT_BATCH = 500
 
-# The event types notices are made from (``subscription.past_due`` once it exists).
+# The event types notices are made from.
 EVENT_TYPES = [
     EventType.SUBSCRIPTION_SUSPENDED,
+    EventType.SUBSCRIPTION_PAST_DUE,
     EventType.SUBSCRIPTION_RESUMED,
     EventType.SUBSCRIPTION_CANCELLED,
     EventType.INVOICE_PAID,
     EventType.CREDIT_TOPPED_UP,
 ]
-PAST_DUE = getattr(EventType, "SUBSCRIPTION_PAST_DUE", None)
-if PAST_DUE is not None:
-    EVENT_TYPES.append(PAST_DUE)
 
 # Kinds a customer may turn off, by the preference that does it (others always go).
 PREFERENCE = {
@@ -71,7 +69,7 @@ def _period_index(subscription: Subscription, period_start: datetime) -> int:
 
 def _grace_end(subscription: Subscription, period_start: datetime) -> datetime:
     billing_day = subscription.period_seconds / subscription.plan_payment_cycle
-    grace_days = getattr(settings, "BILLING_GRACE_DAYS", 0)
+    grace_days = settings.BILLING_GRACE_DAYS
     return period_start + timedelta(seconds=billing_day * grace_days)
 
 
@@ -127,7 +125,7 @@ def _from_event(
     elif event.type == EventType.SUBSCRIPTION_CANCELLED:
         notice.kind = Kind.CANCELLED
         notice.text = texts.cancelled(language=language, plan=plan, at=event.occurred_at)
-    elif PAST_DUE is not None and event.type == PAST_DUE:
+    elif event.type == EventType.SUBSCRIPTION_PAST_DUE:
         notice.kind = Kind.PAST_DUE
         # Grace ends BILLING_GRACE_DAYS after the period start, never after the period.
         period_end = parse_datetime(data["current_period_end"])
@@ -197,7 +195,7 @@ def reminders_make(*, now: datetime | None = None) -> int:
     until = now + timedelta(seconds=max(steps) * billing_day)
     customer_ids = set(
         Subscription.objects.filter(
-            status=Subscription.Status.ACTIVE,
+            status__in=Subscription.SERVING_STATUSES,  # billed at their next period start
             next_boundary_at__lte=until,
             user__notify_reminders=True,
         ).values_list("user_id", flat=True)
