@@ -89,6 +89,26 @@ def test_pause_reactivate_and_cancel_move_the_job(leading, customer, plan):
     assert not DjangoJob.objects.filter(id=f"subscription-{subscription.pk}").exists()
 
 
+def test_a_past_due_subscription_keeps_its_job_and_a_suspended_one_pauses_it(
+    leading, plan, settings
+):
+    settings.BILLING_GRACE_DAYS = 5
+    customer = UserFactory()
+    credit_top_up(user_id=customer.pk, amount=Decimal("500"))
+    subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk)
+    renewal = subscription.next_boundary_at
+    assert wait_for(lambda: job(subscription.pk) is not None)
+
+    billing.bill_due(now=renewal)  # the credit is short: past due, still served
+
+    subscription.refresh_from_db()
+    assert (subscription.status, subscription.is_active) == ("past_due", True)
+    assert wait_for(lambda: job(subscription.pk).next_run_time == subscription.next_boundary_at)
+
+    billing.bill_due(now=renewal + timedelta(days=5))  # the grace period ended unpaid
+    assert wait_for(lambda: job(subscription.pk).next_run_time is None)
+
+
 def test_changes_made_by_another_process_arrive_through_the_reconcile_loop(
     leading, customer, plan, monkeypatch
 ):
