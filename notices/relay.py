@@ -53,9 +53,11 @@ class NoticeRelay:
             if not services.notices_from_events(now=now):
                 break
         if now is not None or time.monotonic() >= self._next_reminders:
-            # The clock's notices: a forecast per customer near a period start, so not every pass.
+            # The clock's notices (a forecast per customer near a period start) and forgetting old
+            # marks: not every pass.
             self._next_reminders = time.monotonic() + self.reminder_seconds
             services.reminders_make(now=now)
+            services.events_seen_prune(now=now)
         claimed = services.notices_claim(now=now or timezone.now(), limit=BATCH, lease=LEASE)
         if not claimed:
             return 0

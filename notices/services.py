@@ -173,6 +173,13 @@ def notices_from_events(*, now: datetime | None = None, batch: int = EVENT_BATCH
     return len(events)
 
 
+def events_seen_prune(*, now: datetime | None = None) -> int:
+    """Forget the marks of events older than ``LOOKBACK``: those are never read again anyway."""
+    cutoff = (now or timezone.now()) - LOOKBACK
+    deleted, _ = NoticeEventSeen.objects.filter(event__created_at__lt=cutoff).delete()
+    return deleted
+
+
 # --- Reminders, from the clock -------------------------------------------------------------------
 
 

@@ -231,3 +231,18 @@ def test_notice_list_queries_do_not_grow_with_the_page(customer, django_assert_m
         page = client.get("/api/v1/notices/?page_size=25").json()
 
     assert len(page["results"]) == 25
+
+
+def test_marks_of_events_past_the_lookback_are_forgotten_and_nothing_goes_twice(customer, bronze):
+    suspend(customer, bronze)
+    with time_machine.travel(START + PERIOD + timedelta(minutes=1), tick=False):
+        drain()
+    assert NoticeEventSeen.objects.exists()
+
+    with time_machine.travel(START + PERIOD + timedelta(days=3), tick=False):
+        drain(NoticeRelay())
+
+    assert not NoticeEventSeen.objects.exists()
+    assert texts_to(customer) == [
+        "Globalnet Bronze is suspended: your credit is short. Top up 500.00 to resume it.",
+    ]
