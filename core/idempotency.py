@@ -23,6 +23,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
@@ -55,7 +56,9 @@ def _read_key(request: Request) -> str | None:
     if key is None:
         return None
     if not _VALID_KEY.match(key):
-        message = f"{HEADER} must be 1 to 255 visible ASCII characters."
+        message = gettext("%(header)s must be 1 to 255 visible ASCII characters.") % {
+            "header": HEADER
+        }
         raise InvalidInput(message, errors={HEADER: [message]})
     return key
 

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination as BasePageNumberPagination
 from rest_framework.request import Request
@@ -16,5 +17,5 @@ class PageNumberPagination(BasePageNumberPagination):
         if not raw:
             return self.page_size
         if len(raw) > 1 or not raw[0].isdigit() or int(raw[0]) < 1:
-            raise ValidationError({"page_size": ["Send one whole number from 1 to 100."]})
+            raise ValidationError({"page_size": [_("Send one whole number from 1 to 100.")]})
         return min(int(raw[0]), self.max_page_size)

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.http import parse_header_parameters
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
@@ -45,14 +46,16 @@ def _is_text(value: str) -> bool:
 
 
 def _not_text(field: str | None) -> errors.InvalidInput:
-    reason = "Not valid text: it contains an unpaired UTF-16 surrogate (\\ud800 to \\udfff)."
+    reason = _("Not valid text: it contains an unpaired UTF-16 surrogate (\\ud800 to \\udfff).")
     field = field or "non_field_errors"
     message = reason if field == "non_field_errors" else f"{field}: {reason}"
     return errors.InvalidInput(message, errors={field: [reason]})
 
 
 def _too_deep() -> errors.ParseError:
-    return errors.ParseError(f"The JSON body is nested more than {MAX_DEPTH} levels deep.")
+    return errors.ParseError(
+        _("The JSON body is nested more than %(depth)s levels deep.") % {"depth": MAX_DEPTH}
+    )
 
 
 def _too_large(limit: int) -> errors.RequestTooLarge:
@@ -124,7 +127,7 @@ class JSONParser(BaseParser):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            raise errors.ParseError("The request body is not valid UTF-8.") from None
+            raise errors.ParseError(_("The request body is not valid UTF-8.")) from None
         try:
             data = json.loads(text, parse_constant=_refuse_constant)
         except RecursionError:

@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.credit import credit_pay_invoice
 from accounts.models import User
@@ -160,7 +161,7 @@ def _own_subscription(*, user_id: int, subscription_id: int) -> Subscription:
         Subscription.objects.select_for_update().filter(pk=subscription_id, user_id=user_id).first()
     )
     if subscription is None:
-        raise NotFoundError("You have no subscription with this id.")
+        raise NotFoundError(gettext("You have no subscription with this id."))
     return subscription
 
 
@@ -532,7 +533,7 @@ def subscription_purchase(
             _customer_catch_up(user_id, now, BillingReport(), outbox)
             plan = Plan.objects.purchasable().filter(pk=plan_id).first()
             if plan is None:
-                raise NotFoundError("There is no purchasable plan with this id.")
+                raise NotFoundError(gettext("There is no purchasable plan with this id."))
             if Subscription.objects.filter(user_id=user_id, plan=plan, status__in=LIVE).exists():
                 raise AlreadySubscribed()
             period_seconds = plan.payment_cycle * settings.BILLING_DAY_SECONDS

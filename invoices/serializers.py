@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from .models import Invoice
@@ -47,10 +48,10 @@ class ActivationInputSerializer(serializers.Serializer):
     def validate(self, attrs):
         values = {attrs[name] for name in ("is_active", "isactive") if name in attrs}
         if not values:
-            raise serializers.ValidationError({"is_active": ["This field is required."]})
+            raise serializers.ValidationError({"is_active": [_("This field is required.")]})
         if len(values) > 1:
             raise serializers.ValidationError(
-                {"is_active": ["Send is_active or isactive (its alias), not both, differing."]}
+                {"is_active": [_("Send is_active or isactive (its alias), not both, differing.")]}
             )
         return {"is_active": values.pop()}
 

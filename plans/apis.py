@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -28,7 +29,7 @@ class PlanListApi(ListAPIView):
     def get_queryset(self):
         archived = self.request.query_params.get("archived")
         if archived is not None and archived.lower() not in BOOLEAN_WORDS:
-            raise ValidationError({"archived": ["Send true or false."]})
+            raise ValidationError({"archived": [_("Send true or false.")]})
         return plan_list(
             user=self.request.user, archived=BOOLEAN_WORDS.get(str(archived).lower(), False)
         )

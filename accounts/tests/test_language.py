@@ -204,3 +204,15 @@ def test_staff_see_and_filter_customers_by_language_in_the_admin(client):
     assert b'name="notify_receipts"' in page.content
     assert str(bengali.phone).encode() in listed.content
     assert str(english.phone).encode() not in listed.content
+
+
+def test_a_bengali_customer_reads_billing_and_paging_refusals_in_bengali(api_client):
+    client = client_of(api_client, UserFactory(language="bn"))
+
+    purchase = client.post("/api/v1/purchase-plan/", {"plan": 999})
+    cancel = client.post("/api/v1/cancel-plan/999/")
+    page = client.get(PLANS, {"page_size": "abc"})
+
+    assert purchase.json()["message"] == "এই আইডির কোনো কেনার মতো প্ল্যান নেই।"
+    assert cancel.json()["message"] == "এই আইডির কোনো সাবস্ক্রিপশন আপনার নেই।"
+    assert page.json()["errors"] == {"page_size": ["১ থেকে ১০০-এর মধ্যে একটি পূর্ণ সংখ্যা পাঠান।"]}

@@ -23,6 +23,12 @@ TRANSLATED_MODULES = [
     "accounts/otp.py",
     "accounts/services.py",
     "accounts/serializers.py",
+    "core/parsers.py",
+    "core/pagination.py",
+    "core/idempotency.py",
+    "plans/apis.py",
+    "invoices/billing.py",
+    "invoices/serializers.py",
 ]
 MARKERS = {"_", "gettext", "gettext_lazy", "gettext_noop"}
 
