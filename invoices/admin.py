@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyInline
 from core.exceptions import ApplicationError
 from subscriptions.models import Subscription
 
@@ -33,19 +34,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class InvoiceInline(admin.TabularInline):
+class InvoiceInline(ReadOnlyInline):
     model = Invoice
-    extra = 0
     fields = ("number", "period_index", "period_start", "amount", "status", "paid_at")
-    readonly_fields = fields
-    can_delete = False
     ordering = ("-period_index",)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Subscription)

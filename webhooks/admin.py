@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyInline
 from events.models import EventType
 
 from . import services
@@ -106,19 +107,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         self.message_user(request, f"New secret for {len(queryset)} endpoint(s).", messages.SUCCESS)
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
-    extra = 0
     fields = ("attempted_at", "status_code", "latency_ms", "error", "response_excerpt")
-    readonly_fields = fields
-    can_delete = False
     ordering = ("-id",)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery)

@@ -14,17 +14,14 @@ failures wait their turn in the retry schedule, so nothing loops hot while a rec
 from __future__ import annotations
 
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
-from events.models import Event
-from events.services import event_listen, event_unlisten
+from events.relays import EventRelay, ProcessRelay
 
 from . import sending, services
 
@@ -36,7 +33,9 @@ FAN_OUT_ROUNDS = 10
 BATCH_PER_WORKER = 8
 
 
-class WebhookRelay:
+class WebhookRelay(EventRelay):
+    name = "webhook relay"
+
     def __init__(
         self,
         *,
@@ -44,15 +43,13 @@ class WebhookRelay:
         workers: int | None = None,
         timeout_seconds: float | None = None,
     ) -> None:
-        self.poll_seconds = poll_seconds or settings.WEBHOOK_POLL_SECONDS
+        super().__init__(poll_seconds=poll_seconds or settings.WEBHOOK_POLL_SECONDS)
         self.workers = workers or settings.WEBHOOK_WORKERS
         self.timeout_seconds = timeout_seconds or settings.WEBHOOK_TIMEOUT_SECONDS
         # A claim outlives the slowest batch: every worker's sends timing out in turn.
         self.batch_size = self.workers * BATCH_PER_WORKER
         self.lease = timedelta(seconds=self.timeout_seconds * (BATCH_PER_WORKER + 1) + 30)
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.stop_timeout = self.lease.total_seconds()
         self._http: httpx.Client | None = None
         self._pool: ThreadPoolExecutor | None = None
 
@@ -95,27 +92,7 @@ class WebhookRelay:
             logger.exception("Sending webhook delivery %s failed", claimed.delivery_id)
             return sending.Outcome(None, 0, error=f"{type(error).__name__}: {error}"[:500])
 
-    # --- in the background -------------------------------------------------------------------
-
-    def start_in_background(self) -> None:
-        self._stop.clear()
-        event_listen(self._on_events)
-        self._thread = threading.Thread(target=self._loop, name="webhook-relay", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Stop after the batch in flight (its outcomes are recorded)."""
-        event_unlisten(self._on_events)
-        self._stop.set()
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=self.lease.total_seconds())
-        self._thread = None
-        self.close()
+    # --- between passes ---------------------------------------------------------------------
 
     def close(self) -> None:
         """Let go of the sending threads and connections (``stop`` does it)."""
@@ -126,59 +103,17 @@ class WebhookRelay:
             self._http.close()
             self._http = None
 
-    def _on_events(self, events: list[Event]) -> None:
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                sent = self.run_once()
-            except Exception:
-                logger.exception(
-                    "The webhook relay failed; trying again in %s s", self.poll_seconds
-                )
-                sent = 0
-            finally:
-                close_old_connections()
-            if sent >= self.batch_size:
-                continue  # a full batch: more may be due now
-            self._wake.wait(self.poll_seconds)
-        close_old_connections()
-
 
 # --- The process's relay (the scheduler's leader runs it) ----------------------------------------
 
-_lock = threading.Lock()
-_current: WebhookRelay | None = None
-
-
-def current() -> WebhookRelay | None:
-    return _current
-
-
-def start(**options) -> WebhookRelay:
-    """Start this process's relay once (later calls return the same one)."""
-    global _current
-    with _lock:
-        if _current is None:
-            _current = WebhookRelay(**options)
-            _current.start_in_background()
-            logger.info("Webhook relay started")
-        return _current
-
-
-def stop() -> None:
-    global _current
-    with _lock:
-        relay, _current = _current, None
-    if relay is not None:
-        relay.stop()
-        logger.info("Webhook relay stopped")
+_process = ProcessRelay(WebhookRelay)
+current = _process.current
+start = _process.start
+stop = _process.stop
 
 
 def wake() -> None:
     """Send what is due now (a redelivery), if this process runs the relay."""
-    relay = _current
+    relay = current()
     if relay is not None:
         relay.wake()
