@@ -71,6 +71,7 @@ def seed(size: int):
                 plan_cancellable=False,
                 period_seconds=int(period.total_seconds()),
                 start_at=start,
+                term_start_at=start,
                 end_at=start + 12 * period,
                 next_boundary_at=start + period,
                 created_at=start,

@@ -188,6 +188,7 @@ def _invoice_issue(
         period_index=index,
         period_start=subscription.period_start(index),
         period_end=subscription.period_end(index),
+        plan_id=subscription.plan_id,
         plan_name=subscription.plan_name,
         amount=subscription.plan_amount,
         status=Invoice.Status.UNPAID,
@@ -313,7 +314,7 @@ def _advance(subscription: Subscription, report: BillingReport, books: Books) ->
         return
     boundary = subscription.next_boundary_at
     index = subscription.current_period_index + 1
-    if index >= subscription.plan_months_validity:
+    if index >= subscription.term_end_index:
         report.invoices_voided += _end(
             subscription, Status.EXPIRED, EventType.SUBSCRIPTION_EXPIRED, books, at=boundary
         )
@@ -548,6 +549,7 @@ def subscription_purchase(
                 period_seconds=period_seconds,
                 status=Status.ACTIVE,
                 start_at=now,
+                term_start_at=now,
                 created_at=now,
             )
             subscription.end_at = subscription.period_start(plan.total_valid_months)

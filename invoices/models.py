@@ -5,7 +5,8 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import CreditTransaction
-from subscriptions.models import Subscription
+from plans.models import Plan
+from subscriptions.models import PlanChange, Subscription
 
 
 class Invoice(models.Model):
@@ -25,8 +26,19 @@ class Invoice(models.Model):
     period_index = models.PositiveIntegerField()
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="+", help_text="The plan billed."
+    )
     plan_name = models.CharField(max_length=100)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
+    # The change of plan that started this period: its credit back is the invoice's proration line.
+    plan_change = models.OneToOneField(
+        PlanChange,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoice",
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.UNPAID)
     issued_at = models.DateTimeField(help_text="The period's start: when it was due.")
     paid_at = models.DateTimeField(null=True, blank=True)

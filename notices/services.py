@@ -64,7 +64,7 @@ def wants(customer: User, kind: str) -> bool:
 
 
 def _period_index(subscription: Subscription, period_start: datetime) -> int:
-    return round((period_start - subscription.start_at) / subscription.period_length)
+    return subscription.period_index_at(period_start)
 
 
 def _grace_end(subscription: Subscription, period_start: datetime) -> datetime:
@@ -106,7 +106,7 @@ def _from_event(
     if event.type == EventType.INVOICE_PAID:
         index = _period_index(subscription, parse_datetime(data["period_start"]))
         # The last period of a plan of several (a one-period plan's purchase says it all).
-        if index == 0 or index != subscription.plan_months_validity - 1:
+        if index == subscription.term_first_index or index != subscription.term_end_index - 1:
             return None
         notice.kind = Kind.LAST_PERIOD
         notice.period_index = index

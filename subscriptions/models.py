@@ -13,8 +13,12 @@ from plans.models import Plan
 class Subscription(models.Model):
     """
     A customer's purchase of a plan. The plan's terms are copied at purchase, so later edits
-    of the plan change nothing here. Period k is
-    ``[start_at + k * period_length, start_at + (k + 1) * period_length)``.
+    of the plan change nothing here.
+
+    A change of plan (:class:`PlanChange`) starts a new *term*: the new plan's terms replace the
+    old ones, and its periods count on from the old ones (invoices stay one per period index).
+    Period k of the current term is
+    ``[term_start_at + (k - term_first_index) * period_length, ... + period_length)``.
     """
 
     class Status(models.TextChoices):
@@ -44,9 +48,16 @@ class Subscription(models.Model):
     period_seconds = models.BigIntegerField()
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    start_at = models.DateTimeField()
-    end_at = models.DateTimeField()
+    start_at = models.DateTimeField(help_text="When it was bought.")
+    end_at = models.DateTimeField(help_text="The current term's end.")
+    # The current plan's term: when it began and the index of its first period.
+    term_start_at = models.DateTimeField()
+    term_first_index = models.PositiveIntegerField(default=0)
     current_period_index = models.PositiveIntegerField(default=0)
+    # A change of plan waiting for the next period start (its PlanChange row holds the terms).
+    scheduled_plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # The engine's clock: the next boundary it processes. It is set while paused or suspended
     # too (those periods are skipped, and the subscription still expires at its end); what the
     # customer sees is ``next_billing_at``.
@@ -78,8 +89,12 @@ class Subscription(models.Model):
                 condition=Q(period_seconds__gt=0), name="subscriptions_period_positive"
             ),
             models.CheckConstraint(
-                condition=Q(current_period_index__lt=models.F("plan_months_validity")),
-                name="subscriptions_period_in_range",
+                condition=Q(
+                    current_period_index__gte=models.F("term_first_index"),
+                    current_period_index__lt=models.F("term_first_index")
+                    + models.F("plan_months_validity"),
+                ),
+                name="subscriptions_period_in_term",
             ),
         ]
         indexes = [
@@ -99,11 +114,20 @@ class Subscription(models.Model):
         return self.status in self.LIVE_STATUSES
 
     @property
+    def term_end_index(self) -> int:
+        """The index of the first period after the current term."""
+        return self.term_first_index + self.plan_months_validity
+
+    @property
+    def in_last_period(self) -> bool:
+        return self.current_period_index + 1 >= self.term_end_index
+
+    @property
     def next_billing_at(self) -> datetime | None:
         """When the next invoice will be issued: None while nothing will be billed (paused,
-        suspended, ended, or in the last period). Past due, the next period's start: billed then
-        if the grace period ends paid."""
-        if not self.is_active or self.current_period_index + 1 >= self.plan_months_validity:
+        suspended, ended, or in the last period with no change of plan scheduled). Past due,
+        the next period's start: billed then if the grace period ends paid."""
+        if not self.is_active or (self.in_last_period and self.scheduled_plan_id is None):
             return None
         return self.next_boundary_at
 
@@ -112,7 +136,14 @@ class Subscription(models.Model):
         return timedelta(seconds=self.period_seconds)
 
     def period_start(self, index: int) -> datetime:
-        return self.start_at + index * self.period_length
+        """The start of period ``index`` of the current term."""
+        return self.term_start_at + (index - self.term_first_index) * self.period_length
+
+    def period_index_at(self, period_start: datetime) -> int:
+        """The index of the current term's period that starts at ``period_start``."""
+        return self.term_first_index + round(
+            (period_start - self.term_start_at) / self.period_length
+        )
 
     def period_end(self, index: int) -> datetime:
         return self.period_start(index + 1)
@@ -132,3 +163,72 @@ class Subscription(models.Model):
     @property
     def current_period_end(self) -> datetime:
         return self.period_end(self.current_period_index)
+
+
+class PlanChange(models.Model):
+    """
+    A customer's move of a subscription to another plan: at once (``now``: the unused part of the
+    paid period is credited back and the new plan's first period is paid) or at the next period
+    start (``period_end``: scheduled, applied by billing, withdrawable until then). The new plan's
+    terms are copied when it is asked for, so the customer gets what the preview showed. The rows
+    of a subscription are its history of plans.
+    """
+
+    class Timing(models.TextChoices):
+        NOW = "now", "Now"
+        PERIOD_END = "period_end", "At the period's end"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        APPLIED = "applied", "Applied"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="plan_changes"
+    )
+    timing = models.CharField(max_length=16, choices=Timing.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    from_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    from_plan_name = models.CharField(max_length=100)
+    from_plan_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    # The new plan's terms as asked for.
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    plan_name = models.CharField(max_length=100)
+    plan_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    plan_payment_cycle = models.PositiveIntegerField()
+    plan_months_validity = models.PositiveIntegerField()
+    plan_cancellable = models.BooleanField()
+    period_seconds = models.BigIntegerField()
+    credit_back = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        help_text="Credited back for the unused part of the paid period (changes made now).",
+    )
+    first_period_index = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The new term's first period, once applied."
+    )
+    requested_at = models.DateTimeField()
+    effective_at = models.DateTimeField(
+        help_text="When the new plan starts (scheduled: the next period start as asked)."
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription"],
+                condition=Q(status="scheduled"),
+                name="subscriptions_one_scheduled_change",
+            ),
+            models.CheckConstraint(
+                condition=Q(credit_back__gte=0), name="subscriptions_credit_back_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(plan_amount__gt=0), name="subscriptions_change_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_plan_name} → {self.plan_name} ({self.status})"
