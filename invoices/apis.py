@@ -6,20 +6,24 @@ They live here, beside the billing engine, because subscriptions never import in
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.filters import FilterBackend
 from core.idempotency import IDEMPOTENCY_KEY, idempotent
+from core.schema import ERROR_DESCRIPTIONS, ErrorSerializer
 from subscriptions.serializers import SubscriptionSerializer
 
 from . import billing
 from .filters import InvoiceFilter
 from .forecast import credit_forecast
+from .pdf import invoice_pdf_render
 from .selectors import invoice_list, invoice_statistics
 from .serializers import (
     ActivationInputSerializer,
@@ -147,6 +151,62 @@ class InvoiceDetailApi(RetrieveAPIView):
 
     def get_queryset(self):
         return invoice_list(user_id=self.request.user.pk)
+
+
+class PdfRenderer(BaseRenderer):
+    """Passes a rendered PDF through; lets content negotiation accept ``application/pdf``."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return data
+
+
+class InvoicePdfApi(RetrieveAPIView):
+    lookup_url_kwarg = "invoice_id"
+    renderer_classes = [PdfRenderer]
+    pagination_class = None
+
+    def get_queryset(self):
+        return invoice_list(user_id=self.request.user.pk).select_related("user", "plan_change")
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Errors keep the API's JSON shape, whatever the client said it accepts.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+    @extend_schema(
+        tags=["invoices"],
+        responses={
+            (200, PdfRenderer.media_type): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The invoice as a PDF, in your language."
+            ),
+            # Refusals stay JSON (the renderer list only has the PDF one).
+            **{
+                (status, JSONRenderer.media_type): OpenApiResponse(
+                    ErrorSerializer, description=ERROR_DESCRIPTIONS[status]
+                )
+                for status in (401, 403, 404)
+            },
+            (406, JSONRenderer.media_type): OpenApiResponse(
+                ErrorSerializer,
+                description="The `Accept` header rules out `application/pdf` (`not_acceptable`).",
+            ),
+        },
+        summary="One of your invoices as a PDF document",
+    )
+    def get(self, request: Request, invoice_id: int) -> Response:
+        invoice = self.get_object()
+        return Response(
+            invoice_pdf_render(invoice=invoice),
+            content_type=PdfRenderer.media_type,
+            headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"'},
+        )
 
 
 class InvoiceStatisticsApi(_OwnInvoices):

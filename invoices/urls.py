@@ -16,4 +16,5 @@ urlpatterns = [
     *route("invoices/", apis.InvoiceListApi.as_view(), name="list"),
     *route("invoices/statistics/", apis.InvoiceStatisticsApi.as_view(), name="statistics"),
     *route("invoices/<id:invoice_id>/", apis.InvoiceDetailApi.as_view(), name="detail"),
+    *route("invoices/<id:invoice_id>/pdf/", apis.InvoicePdfApi.as_view(), name="pdf"),
 ]

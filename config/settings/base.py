@@ -216,6 +216,12 @@ SCHEDULER_WORKERS = env_int("SCHEDULER_WORKERS", 4, minimum=1)
 # After a failed start the scheduler waits 1 s, then twice as long each time, up to this.
 SCHEDULER_MAX_BACKOFF_SECONDS = env_int("SCHEDULER_MAX_BACKOFF_SECONDS", 300, minimum=1)
 
+# The seller printed on invoice PDFs. The address may span lines: write "\n" between them. An
+# empty tax id is left off the invoice.
+INVOICE_SELLER_NAME = env_str("INVOICE_SELLER_NAME", "Subscription Billing")
+INVOICE_SELLER_ADDRESS = env_str("INVOICE_SELLER_ADDRESS", "Dhaka, Bangladesh").replace("\\n", "\n")
+INVOICE_SELLER_TAX_ID = env_str("INVOICE_SELLER_TAX_ID", "")
+
 # --- Webhooks -----------------------------------------------------------------------------------
 
 # A delivery succeeds when the receiver answers 2xx within this many seconds.
