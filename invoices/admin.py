@@ -92,7 +92,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = ("number", "user", "plan_name", "amount", "status", "issued_at", "paid_at")
     list_filter = ("status", "issued_at")
-    search_fields = ("user__phone", "user__name", "plan_name")
+    search_fields = ("number", "user__phone", "user__name", "plan_name")
     list_select_related = ("user",)
     date_hierarchy = "issued_at"
 

@@ -41,6 +41,16 @@ class Invoice(models.Model):
     )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.UNPAID)
     issued_at = models.DateTimeField(help_text="The period's start: when it was due.")
+    # Taken from the year's InvoiceNumberSequence when the invoice is issued (invoices.numbering).
+    number = models.CharField(
+        max_length=24,
+        unique=True,
+        help_text=(
+            "INV-<year>-<000001…>: gapless per year of issued_at (TIME_ZONE), in issue order."
+        ),
+    )
+    number_year = models.PositiveSmallIntegerField()
+    number_seq = models.PositiveIntegerField()
     paid_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     payment = models.OneToOneField(
@@ -57,6 +67,9 @@ class Invoice(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["subscription", "period_index"], name="invoices_one_per_period"
+            ),
+            models.UniqueConstraint(
+                fields=["number_year", "number_seq"], name="invoices_number_once_per_year"
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="invoices_amount_positive"),
             models.CheckConstraint(
@@ -75,10 +88,19 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return f"{self.number} {self.amount} ({self.status})"
 
-    @property
-    def number(self) -> str:
-        """Human-readable and unique, since it is the id: ``INV-000123``."""
-        return f"INV-{self.pk:06d}" if self.pk else ""
+
+class InvoiceNumberSequence(models.Model):
+    """
+    The last invoice number taken in a calendar year (in TIME_ZONE). Only
+    :mod:`invoices.numbering` changes it, inside the transaction that issues the invoices: the
+    row stays locked to the commit, so numbers are gapless and in issue order.
+    """
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(help_text="The last number taken; the next is one more.")
+
+    def __str__(self) -> str:
+        return f"Invoice numbers of {self.year}: {self.last} taken"
 
 
 class BillingFailure(models.Model):
