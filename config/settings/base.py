@@ -68,7 +68,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the operator's dashboard as its home page (dashboard.sites).
+    "dashboard.apps.BillingAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -90,6 +91,7 @@ INSTALLED_APPS = [
     "invoices",
     "webhooks",
     "notices",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -304,6 +306,13 @@ SPECTACULAR_SETTINGS = {
         "EventTypeEnum": "events.models.EventType",
     },
 }
+
+# --- The admin ----------------------------------------------------------------------------------
+
+# The admin's branding: the header of every page, the browser tab's title, the home page's title.
+ADMIN_SITE_HEADER = env_str("ADMIN_SITE_HEADER", "Subscription billing")
+ADMIN_SITE_TITLE = env_str("ADMIN_SITE_TITLE", "Billing admin")
+ADMIN_INDEX_TITLE = env_str("ADMIN_INDEX_TITLE", "Dashboard")
 
 # --- Internationalisation, time, static files ---------------------------------------------------
 
