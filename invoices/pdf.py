@@ -12,6 +12,7 @@ languages and mixed text (a Bengali invoice for the plan "Globalnet Gold").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from importlib.resources import files
 from io import BytesIO
@@ -31,7 +32,11 @@ from core.i18n import language_override, language_supported
 
 from .models import Invoice
 
-FONT_FAMILY = "NotoSansBengali"
+FONT_FAMILY = "NotoSans"
+BENGALI_FAMILY = "NotoSansBengali"
+BENGALI_BLOCK = range(0x0980, 0x0A00)
+ZERO = Decimal("0.00")
+JOINERS = {0x200C, 0x200D, 0x25CC}  # zero-width (non-)joiner, dotted circle
 # The package ships the variable font; the invoice uses two of its weights.
 FONT_WEIGHTS = {"": 400, "B": 700}
 
@@ -70,13 +75,28 @@ def font_instances() -> dict[str, bytes]:
     return instances
 
 
+@lru_cache(maxsize=1)
+def _latin_codepoints() -> frozenset[int]:
+    """The font's characters less the Bengali ones (and the joiners Bengali words use)."""
+    cmap = TTFont(BytesIO(font_instances()[""])).getBestCmap()
+    return frozenset(c for c in cmap if c not in BENGALI_BLOCK and c not in JOINERS)
+
+
 def _add_fonts(pdf: FPDF) -> None:
-    # FPDF.add_font() only reads a file; this is what it does, from the cached bytes instead.
-    for style, data in font_instances().items():
-        key = f"{FONT_FAMILY.lower()}{style}"
-        font = TTFFont(pdf, BytesIO(data), key, style)
-        font._hbfont = HarfBuzzFont(hb.Face(hb.Blob(data)))
-        pdf.fonts[key] = font
+    """
+    The same font twice: Latin text in ``FONT_FAMILY``, Bengali runs in its fallback
+    ``BENGALI_FAMILY``. fpdf2 merges neighbouring runs of one font before HarfBuzz shapes them,
+    and HarfBuzz shapes a run in the script it starts with: "Gold-এর" would come out as Latin, its
+    vowel signs out of place. Two fonts keep every run in one script.
+    """
+    for family, codepoints in ((FONT_FAMILY, _latin_codepoints()), (BENGALI_FAMILY, None)):
+        for style, data in font_instances().items():
+            # FPDF.add_font() only reads a file; this is what it does, from the cached bytes.
+            key = f"{family.lower()}{style}"
+            font = TTFFont(pdf, BytesIO(data), key, style, unicode_range=codepoints)
+            font._hbfont = HarfBuzzFont(hb.Face(hb.Blob(data)))
+            pdf.fonts[key] = font
+    pdf.set_fallback_fonts([BENGALI_FAMILY])
 
 
 @dataclass(frozen=True)
@@ -97,6 +117,10 @@ class _Labels:
     period: str
     amount: str
     total: str
+    amount_paid: str
+    paid_value: str
+    due: str
+    due_value: str
     plan_line: str
     subscription_line: str
     period_value: str
@@ -128,6 +152,9 @@ def _labels(invoice: Invoice, language: str) -> _Labels:
     else:
         settlement = _("Unpaid: top up your credit and it will be paid from it.")
 
+    paid = invoice.amount if invoice.status == Invoice.Status.PAID else ZERO
+    owed = invoice.status == Invoice.Status.UNPAID
+
     change = invoice.plan_change
     credit_line = credit_note = None
     if change is not None and change.credit_back > 0:
@@ -154,6 +181,10 @@ def _labels(invoice: Invoice, language: str) -> _Labels:
         period=_("Period"),
         amount=_("Amount"),
         total=_("Total"),
+        amount_paid=_("Amount paid"),
+        paid_value=format_money(paid, language),
+        due=_("Amount due"),
+        due_value=format_money(invoice.amount - paid if owed else ZERO, language),
         plan_line=_("Plan: {plan}").format(plan=invoice.plan_name),
         subscription_line=_("Subscription #{id}").format(id=invoice.subscription_id),
         period_value=f"{date(invoice.period_start)} \N{EN DASH} {date(invoice.period_end)}",
@@ -338,12 +369,20 @@ def _write(
     pdf.set_y(max(row_bottom, pdf.get_y()) + 2)
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + full, pdf.get_y())
 
-    # The total, under the amount column.
+    # The total, then what was paid and what is still due, under the amount column.
     pdf.ln(2)
     pdf.set_x(pdf.l_margin + widths[0])
     pdf.set_font(FONT_FAMILY, "B", 11)
     pdf.cell(widths[1], 8, labels.total)
     pdf.cell(widths[2], 8, labels.amount_value, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    for label, value in ((labels.amount_paid, labels.paid_value), (labels.due, labels.due_value)):
+        pdf.set_x(pdf.l_margin + widths[0])
+        pdf.set_font(FONT_FAMILY, "", 9.5)
+        pdf.set_text_color(*MUTED)
+        pdf.cell(widths[1], 6, label)
+        pdf.set_text_color(*INK)
+        pdf.cell(widths[2], 6, value, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(1)
     pdf.set_draw_color(*INK)
     pdf.line(pdf.l_margin + widths[0], pdf.get_y(), pdf.l_margin + full, pdf.get_y())
     pdf.ln(8)

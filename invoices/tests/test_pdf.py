@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Bengali digits in the expected texts are meant)
 """Invoice PDFs: what a customer (and their accountant) reads on the page, in their language."""
 
 from __future__ import annotations
@@ -5,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,6 +23,8 @@ from subscriptions.models import PlanChange
 from .conftest import START, top_up
 
 pytestmark = pytest.mark.django_db
+
+DAY = timedelta(days=1)
 
 SELLER = {
     "INVOICE_SELLER_NAME": "Globalnet Communications Ltd.",
@@ -104,7 +108,10 @@ def fonts_of(reader: PdfReader) -> set[str]:
     fonts = set()
     for page in reader.pages:
         for font in page["/Resources"]["/Font"].values():
-            fonts.add(str(font.get_object()["/BaseFont"]))
+            font = font.get_object()
+            descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+            assert "/FontFile2" in descriptor.get_object(), "the font is embedded"
+            fonts.add(str(font["/BaseFont"]))
     return fonts
 
 
@@ -135,11 +142,108 @@ def test_english_invoice_has_every_part_an_accountant_needs(gold):
         "Plan: Globalnet Gold",
         "14 Oct 2021 \N{EN DASH} 13 Nov 2021",
         "Total 1,200.00",
+        "Amount paid 1,200.00",
+        "Amount due 0.00",
         "Paid on 14 Oct 2021 from your prepaid credit.",
     ):
         assert part in text, part
     assert "Credit for the unused part" not in text
     assert reader.metadata.title == f"Invoice {invoice.number}"
+
+
+def test_english_invoice_after_a_plan_change_shows_the_credit_for_the_old_plan(gold, bronze):
+    invoice = with_plan_change(paid_invoice(customer("en"), gold), bronze, "250.50")
+
+    _, reader = render(invoice, "invoice-en-plan-change")
+
+    text = text_of(reader)
+    assert "Credit for the unused part of Globalnet Bronze: 250.50" in text
+    # The invoice still bills the new plan's full price.
+    assert "Total 1,200.00" in text
+
+
+def test_a_plan_change_with_nothing_to_credit_back_shows_no_credit_line(gold, bronze):
+    invoice = with_plan_change(paid_invoice(customer("en"), gold), bronze, "0")
+
+    _, reader = render(invoice)
+
+    assert "Credit for the unused part" not in text_of(reader)
+
+
+def test_void_invoice_says_when_it_was_voided_and_that_nothing_is_owed(gold):
+    invoice = paid_invoice(customer("en"), gold)
+    Invoice.objects.filter(pk=invoice.pk).update(
+        status=Invoice.Status.VOID, paid_at=None, payment=None, voided_at=START + 3 * DAY
+    )
+
+    _, reader = render(_fetch(invoice))
+
+    text = text_of(reader)
+    assert "Status Void" in text
+    assert "Voided on 17 Oct 2021" in text
+    assert "nothing is owed for this invoice" in text
+    assert "Amount due 0.00" in text
+    assert "Paid on" not in text
+
+
+def test_unpaid_invoice_says_so(gold):
+    invoice = paid_invoice(customer("en"), gold)
+    Invoice.objects.filter(pk=invoice.pk).update(
+        status=Invoice.Status.UNPAID, paid_at=None, payment=None
+    )
+
+    _, reader = render(_fetch(invoice))
+
+    text = text_of(reader)
+    assert "Status Unpaid" in text
+    assert "Amount paid 0.00" in text
+    assert "Amount due 1,200.00" in text
+    assert "Paid on" not in text
+
+
+def test_a_customer_without_a_name_is_billed_by_phone(gold):
+    invoice = paid_invoice(customer("en", name=""), gold)
+
+    _, reader = render(invoice)
+
+    assert "Billed to Phone: +8801711000001" in text_of(reader)
+
+
+# --- Bengali -----------------------------------------------------------------------------------
+
+
+def test_bengali_invoice_is_in_bengali_with_bengali_digits_and_the_bengali_font(gold, bronze):
+    owner = customer("bn", name="রহিম উদ্দিন")
+    invoice = with_plan_change(paid_invoice(owner, gold), bronze, "250.50")
+
+    _, reader = render(invoice, "invoice-bn")
+
+    # Shaped Bengali (conjuncts, vowel signs drawn before their consonant) extracts in glyph
+    # order, so only words and numbers without those come back whole; the rest is asserted on
+    # the picture (pdftoppm) and through the title, which the PDF keeps as plain text.
+    text = text_of(reader)
+    for part in (
+        "Globalnet Communications Ltd.",
+        "BIN 000123456-0101",
+        invoice.number,
+        "Globalnet Gold",
+        "+8801711000001",
+        "১,২০০.০০",  # the amount and the total
+        "১৪ অক্ট",  # 14 Oct (2021): issued and paid
+        "১৩ নভে",  # 13 Nov: the period's end
+        "২০২১",
+        "Globalnet Bronze-এর",  # the credit for the unused part of the old plan …
+        "২৫০.৫০",  # … and how much
+        "আপনার",  # "your" (prepaid credit)
+    ):
+        assert part in text, part
+    for english in ("Invoice", "Billed to", "Status", "Paid", "Total", "Credit for", "1,200.00"):
+        assert english not in text, english
+    assert reader.metadata.title == f"ইনভয়েস {invoice.number}"
+    assert {name.split("+")[-1] for name in fonts_of(reader)} == {
+        "NotoSansBengali",
+        "NotoSansBengaliBold",
+    }
 
 
 # --- The API -----------------------------------------------------------------------------------
