@@ -167,3 +167,20 @@ def credit_pay_invoice(
     return _move(
         user_id=user_id, amount=-amount, kind=Kind.INVOICE_PAYMENT, invoice_id=invoice_id, now=now
     )
+
+
+def credit_prorate(
+    *, user_id: int, amount: Decimal, note: str, now: datetime | None = None
+) -> CreditTransaction:
+    """Give back ``amount`` (> 0), the unused part of a paid period when a plan changes at once.
+    Its event is ``credit.prorated``, recorded with it."""
+    if amount <= 0:
+        raise InvalidInput("A proration credit must be positive.")
+    return _move(
+        event=EventType.CREDIT_PRORATED,
+        user_id=user_id,
+        amount=amount,
+        kind=Kind.PRORATION_CREDIT,
+        note=note,
+        now=now,
+    )

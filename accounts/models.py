@@ -197,6 +197,8 @@ class CreditTransaction(models.Model):
         TOP_UP = "top_up", "Top-up"
         INVOICE_PAYMENT = "invoice_payment", "Invoice payment"
         ADJUSTMENT = "adjustment", "Adjustment"
+        # A change of plan made at once gives back the unused part of the paid period.
+        PRORATION_CREDIT = "proration_credit", "Proration credit"
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="credit_transactions")
     amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Signed change.")

@@ -76,6 +76,11 @@ class InvalidInput(ApplicationError):
     code = "invalid"
 
 
+class SamePlan(ApplicationError):
+    code = "same_plan"
+    default_message = _("The subscription is already on this plan.")
+
+
 class ParseError(ApplicationError):
     code = "parse_error"
     default_message = _("The request body is not valid JSON.")

@@ -18,11 +18,13 @@ class EventType(models.TextChoices):
     SUBSCRIPTION_PAST_DUE = "subscription.past_due"
     SUBSCRIPTION_CANCELLED = "subscription.cancelled"
     SUBSCRIPTION_EXPIRED = "subscription.expired"
+    SUBSCRIPTION_PLAN_CHANGED = "subscription.plan_changed"
     INVOICE_CREATED = "invoice.created"
     INVOICE_PAID = "invoice.paid"
     INVOICE_VOIDED = "invoice.voided"
     CREDIT_TOPPED_UP = "credit.topped_up"
     CREDIT_ADJUSTED = "credit.adjusted"
+    CREDIT_PRORATED = "credit.prorated"
 
 
 class Event(models.Model):

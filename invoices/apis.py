@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from core.filters import FilterBackend
 from core.idempotency import IDEMPOTENCY_KEY, idempotent
 from core.schema import ERROR_DESCRIPTIONS, ErrorSerializer
-from subscriptions.serializers import SubscriptionSerializer
+from subscriptions.serializers import PlanChangeSerializer, SubscriptionSerializer
 
 from . import billing
 from .filters import InvoiceFilter
@@ -31,6 +31,8 @@ from .serializers import (
     ForecastSerializer,
     InvoiceSerializer,
     InvoiceStatisticsSerializer,
+    PlanChangeInputSerializer,
+    PlanChangeQuoteSerializer,
     PurchaseInputSerializer,
 )
 
@@ -128,6 +130,86 @@ class SubscriptionActivationApi(APIView):
     )
     def patch(self, request: Request, subscription_id: int) -> Response:
         return self._set(request, subscription_id)
+
+
+class PlanChangeApi(APIView):
+    error_statuses = (402, 404, 409)
+
+    @extend_schema(
+        tags=["subscriptions"],
+        request=PlanChangeInputSerializer,
+        responses={
+            200: inline_serializer(
+                "PlanChangeResult",
+                {
+                    "message": serializers.CharField(),
+                    "data": SubscriptionSerializer(),
+                    "change": PlanChangeSerializer(),
+                    "quote": PlanChangeQuoteSerializer(),
+                },
+            )
+        },
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Move a subscription to another plan: now (prorated) or at the period's end",
+    )
+    @idempotent
+    def post(self, request: Request, subscription_id: int) -> Response:
+        data = PlanChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        timing = data.validated_data["at"]
+        subscription, change, quote = billing.subscription_plan_change(
+            user_id=request.user.pk,
+            subscription_id=subscription_id,
+            plan_id=data.validated_data["plan"],
+            timing=timing,
+        )
+        message = "Plan changed" if timing == "now" else "Plan change scheduled"
+        return Response(
+            {
+                "message": message,
+                "data": SubscriptionSerializer(subscription).data,
+                "change": PlanChangeSerializer(change).data,
+                "quote": PlanChangeQuoteSerializer(quote).data,
+            }
+        )
+
+    @extend_schema(
+        tags=["subscriptions"],
+        request=None,
+        responses={200: _subscription_envelope("PlanChangeWithdrawn")},
+        summary="Withdraw the subscription's scheduled change of plan",
+    )
+    def delete(self, request: Request, subscription_id: int) -> Response:
+        subscription = billing.subscription_plan_change_withdraw(
+            user_id=request.user.pk, subscription_id=subscription_id
+        )
+        return Response(
+            {
+                "message": "Plan change withdrawn",
+                "data": SubscriptionSerializer(subscription).data,
+            }
+        )
+
+
+class PlanChangePreviewApi(APIView):
+    error_statuses = (404, 409)
+
+    @extend_schema(
+        tags=["subscriptions"],
+        parameters=[PlanChangeInputSerializer],
+        responses={200: PlanChangeQuoteSerializer},
+        summary="What a change of plan would move (credit back, charge, balance); writes nothing",
+    )
+    def get(self, request: Request, subscription_id: int) -> Response:
+        data = PlanChangeInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        quote = billing.subscription_plan_change_preview(
+            user_id=request.user.pk,
+            subscription_id=subscription_id,
+            plan_id=data.validated_data["plan"],
+            timing=data.validated_data["at"],
+        )
+        return Response(PlanChangeQuoteSerializer(quote).data)
 
 
 class _OwnInvoices(GenericAPIView):

@@ -24,11 +24,13 @@ by the health check), and go on; the customer is retried by the next run.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
 from django.conf import settings
@@ -37,7 +39,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts.credit import credit_pay_invoice
+from accounts.credit import credit_pay_invoice, credit_prorate
 from accounts.models import User
 from core.db import violates
 from core.exceptions import (
@@ -45,15 +47,17 @@ from core.exceptions import (
     ApplicationError,
     InsufficientCredit,
     NotFoundError,
+    SamePlan,
     SubscriptionEnded,
 )
 from events.services import EventDraft, EventType, event_record_many
 from plans.models import Plan
 from subscriptions.errors import SubscriptionNotCancellable
-from subscriptions.models import Subscription
+from subscriptions.models import PlanChange, Subscription
 from subscriptions.serializers import SubscriptionSerializer
 
 from .models import BillingFailure, Invoice
+from .numbering import invoice_number_take
 from .serializers import InvoiceSerializer
 
 logger = logging.getLogger(__name__)
@@ -180,8 +184,17 @@ def _live_subscription(
 
 
 def _invoice_issue(
-    subscription: Subscription, index: int, outbox: _Outbox, *, at: datetime
+    subscription: Subscription,
+    index: int,
+    outbox: _Outbox,
+    *,
+    at: datetime,
+    plan_change: PlanChange | None = None,
 ) -> Invoice:
+    issued_at = subscription.period_start(index)
+    # The last lock of the transaction (after customer, subscriptions, invoices), held to the
+    # commit: the year's number counter, taken right before the insert (invoices.numbering).
+    number = invoice_number_take(issued_at=issued_at)
     invoice = Invoice.objects.create(
         subscription=subscription,
         user_id=subscription.user_id,
@@ -191,8 +204,12 @@ def _invoice_issue(
         plan_id=subscription.plan_id,
         plan_name=subscription.plan_name,
         amount=subscription.plan_amount,
+        plan_change=plan_change,
         status=Invoice.Status.UNPAID,
-        issued_at=subscription.period_start(index),
+        issued_at=issued_at,
+        number=str(number),
+        number_year=number.year,
+        number_seq=number.seq,
     )
     outbox.invoice(EventType.INVOICE_CREATED, invoice, at=at)
     return invoice
@@ -264,6 +281,18 @@ class _Ledger:
     def subscription_event(self, type: str, subscription: Subscription, *, at: datetime) -> None:
         self.outbox.subscription(type, subscription, at=at)
 
+    def plan_change_scheduled(self, subscription: Subscription) -> PlanChange:
+        return PlanChange.objects.select_for_update().get(
+            subscription=subscription, status=PlanChange.Status.SCHEDULED
+        )
+
+    def plan_change_applied(
+        self, change: PlanChange, subscription: Subscription, *, at: datetime
+    ) -> None:
+        change.status = PlanChange.Status.APPLIED
+        change.save(update_fields=["status", "first_period_index", "effective_at"])
+        self.outbox.subscription(EventType.SUBSCRIPTION_PLAN_CHANGED, subscription, at=at)
+
 
 class Books(Protocol):
     """The effects of the billing rules: :class:`_Ledger` for real, or a dry run's."""
@@ -274,6 +303,12 @@ class Books(Protocol):
 
     def subscription_event(
         self, type: str, subscription: Subscription, *, at: datetime
+    ) -> None: ...
+
+    def plan_change_scheduled(self, subscription: Subscription) -> PlanChange: ...
+
+    def plan_change_applied(
+        self, change: PlanChange, subscription: Subscription, *, at: datetime
     ) -> None: ...
 
 
@@ -302,6 +337,28 @@ def _next_event_at(subscription: Subscription) -> datetime | None:
     return subscription.next_boundary_at
 
 
+def _term_start(
+    subscription: Subscription, change: PlanChange, *, start_at: datetime, first_index: int
+) -> None:
+    """Put the subscription, in memory, on the change's plan: a new term of the new plan's
+    terms from ``start_at``, whose first period is ``first_index`` (and current)."""
+    subscription.plan_id = change.plan_id
+    subscription.plan_name = change.plan_name
+    subscription.plan_amount = change.plan_amount
+    subscription.plan_payment_cycle = change.plan_payment_cycle
+    subscription.plan_months_validity = change.plan_months_validity
+    subscription.plan_cancellable = change.plan_cancellable
+    subscription.period_seconds = change.period_seconds
+    subscription.term_start_at = start_at
+    subscription.term_first_index = first_index
+    subscription.current_period_index = first_index
+    subscription.end_at = subscription.period_start(subscription.term_end_index)
+    subscription.next_boundary_at = subscription.period_start(first_index + 1)
+    subscription.scheduled_plan_id = None
+    change.first_period_index = first_index
+    change.effective_at = start_at
+
+
 def _advance(subscription: Subscription, report: BillingReport, books: Books) -> None:
     """Process the subscription's next event (:func:`_next_event_at`): a grace period's end,
     else the boundary at ``next_boundary_at``. Its events occur then, however late processed."""
@@ -314,14 +371,20 @@ def _advance(subscription: Subscription, report: BillingReport, books: Books) ->
         return
     boundary = subscription.next_boundary_at
     index = subscription.current_period_index + 1
-    if index >= subscription.term_end_index:
+    if subscription.scheduled_plan_id is not None:
+        # A change of plan asked for "at period end": the new plan's term starts here.
+        change = books.plan_change_scheduled(subscription)
+        _term_start(subscription, change, start_at=boundary, first_index=index)
+        books.plan_change_applied(change, subscription, at=boundary)
+    elif index >= subscription.term_end_index:
         report.invoices_voided += _end(
             subscription, Status.EXPIRED, EventType.SUBSCRIPTION_EXPIRED, books, at=boundary
         )
         report.expired += 1
         return
-    subscription.current_period_index = index
-    subscription.next_boundary_at = subscription.period_start(index + 1)
+    else:
+        subscription.current_period_index = index
+        subscription.next_boundary_at = subscription.period_start(index + 1)
     if subscription.status != Status.ACTIVE:
         return  # a period that starts while paused or suspended is never billed
     if books.charge(subscription, index, at=boundary):
@@ -518,6 +581,28 @@ def _customers_to_bill(now: datetime) -> tuple[list[int], set[int]]:
     return sorted(due | to_settle), to_settle
 
 
+def _plan_taken(user_id: int, plan_id: int, *, other_than: int | None = None) -> bool:
+    """Whether one of the customer's live subscriptions is on the plan, or will be (a change of
+    plan scheduled): a customer has at most one live subscription per plan."""
+    taken = Subscription.objects.filter(user_id=user_id, status__in=LIVE).filter(
+        Q(plan_id=plan_id) | Q(scheduled_plan_id=plan_id)
+    )
+    if other_than is not None:
+        taken = taken.exclude(pk=other_than)
+    return taken.exists()
+
+
+def _plan_change_withdraw(subscription: Subscription, now: datetime) -> None:
+    """Withdraw the subscription's scheduled change of plan, if any (in memory for the
+    subscription: the caller saves it)."""
+    if subscription.scheduled_plan_id is None:
+        return
+    PlanChange.objects.filter(subscription=subscription, status=PlanChange.Status.SCHEDULED).update(
+        status=PlanChange.Status.WITHDRAWN, withdrawn_at=now
+    )
+    subscription.scheduled_plan_id = None
+
+
 # --- Public services ---------------------------------------------------------------------------
 
 
@@ -535,7 +620,7 @@ def subscription_purchase(
             plan = Plan.objects.purchasable().filter(pk=plan_id).first()
             if plan is None:
                 raise NotFoundError(gettext("There is no purchasable plan with this id."))
-            if Subscription.objects.filter(user_id=user_id, plan=plan, status__in=LIVE).exists():
+            if _plan_taken(user_id, plan.pk):
                 raise AlreadySubscribed()
             period_seconds = plan.payment_cycle * settings.BILLING_DAY_SECONDS
             subscription = Subscription(
@@ -694,6 +779,7 @@ def subscription_cancel(
         subscription, now = _live_subscription(user_id, subscription_id, now, outbox)
         if not subscription.plan_cancellable:
             raise SubscriptionNotCancellable(subscription)
+        _plan_change_withdraw(subscription, now)
         _end(
             subscription,
             Status.CANCELLED,
@@ -702,4 +788,206 @@ def subscription_cancel(
             at=now,
         )
         subscription.save()
+    return subscription
+
+
+# --- Changes of plan ---------------------------------------------------------------------------
+
+CENT = Decimal("0.01")
+Timing = PlanChange.Timing
+
+
+@dataclass(frozen=True)
+class PlanChangeQuote:
+    """What a change of plan moves: what the preview shows is what the change does."""
+
+    subscription_id: int
+    plan_id: int
+    at: str
+    effective_at: datetime
+    credit_back: Decimal
+    charge: Decimal
+    balance: Decimal
+    balance_after: Decimal
+    payable: bool
+    next_billing_at: datetime | None
+    next_billing_amount: Decimal | None
+
+
+def _unused_credit(subscription: Subscription, now: datetime) -> Decimal:
+    """The paid part of the current period not used by ``now``, by whole seconds, to the cent
+    (half up). Nothing if the current period is unpaid (past due, or skipped while paused)."""
+    index = subscription.current_period_index
+    paid = (
+        Invoice.objects.filter(
+            subscription=subscription, period_index=index, status=Invoice.Status.PAID
+        )
+        .values_list("amount", flat=True)
+        .first()
+    )
+    if paid is None:
+        return CENT * 0
+    unused = int((subscription.period_end(index) - now).total_seconds())
+    unused = min(max(unused, 0), subscription.period_seconds)
+    return (paid * unused / subscription.period_seconds).quantize(CENT, ROUND_HALF_UP)
+
+
+def _plan_change_prepare(
+    *,
+    user_id: int,
+    subscription_id: int,
+    plan_id: int,
+    timing: str,
+    now: datetime | None,
+    outbox: _Outbox,
+) -> tuple[Subscription, PlanChange, PlanChangeQuote]:
+    """Lock and catch up the customer, check the change may be made, and work out what it
+    moves: the subscription (locked), the change (unsaved) and its quote."""
+    subscription, now = _live_subscription(user_id, subscription_id, now, outbox)
+    plan = Plan.objects.purchasable().filter(pk=plan_id).first()
+    if plan is None:
+        raise NotFoundError(gettext("There is no purchasable plan with this id."))
+    if plan.pk == subscription.plan_id:
+        raise SamePlan()
+    if _plan_taken(user_id, plan.pk, other_than=subscription.pk):
+        raise AlreadySubscribed()
+    change = PlanChange(
+        subscription=subscription,
+        timing=timing,
+        status=PlanChange.Status.SCHEDULED,
+        from_plan_id=subscription.plan_id,
+        from_plan_name=subscription.plan_name,
+        from_plan_amount=subscription.plan_amount,
+        plan=plan,
+        plan_name=plan.name,
+        plan_amount=plan.amount,
+        plan_payment_cycle=plan.payment_cycle,
+        plan_months_validity=plan.total_valid_months,
+        plan_cancellable=plan.is_cancellable,
+        period_seconds=plan.payment_cycle * settings.BILLING_DAY_SECONDS,
+        requested_at=now,
+        effective_at=subscription.next_boundary_at if timing == Timing.PERIOD_END else now,
+    )
+    balance = User.objects.values_list("credit", flat=True).get(pk=user_id)
+    # The subscription as the change leaves it, in memory, for its next billing.
+    after = copy.copy(subscription)
+    credit_back = charge = CENT * 0
+    if timing == Timing.NOW:
+        credit_back = _unused_credit(subscription, now)
+        charge = plan.amount
+        first_index = subscription.current_period_index + 1
+        _term_start(after, copy.copy(change), start_at=now, first_index=first_index)
+        after.status = Status.ACTIVE
+    else:
+        after.scheduled_plan_id = plan.pk
+    balance_after = balance + credit_back - charge
+    next_billing_at = after.next_billing_at
+    quote = PlanChangeQuote(
+        subscription_id=subscription.pk,
+        plan_id=plan.pk,
+        at=timing,
+        effective_at=change.effective_at,
+        credit_back=credit_back,
+        charge=charge,
+        balance=balance,
+        balance_after=balance_after,
+        payable=balance_after >= 0,
+        next_billing_at=next_billing_at,
+        next_billing_amount=plan.amount if next_billing_at is not None else None,
+    )
+    return subscription, change, quote
+
+
+def subscription_plan_change_preview(
+    *, user_id: int, subscription_id: int, plan_id: int, timing: str, now: datetime | None = None
+) -> PlanChangeQuote:
+    """What :func:`subscription_plan_change` would move now; nothing is written (the catch-up
+    it runs first is rolled back, as any locks are released, at the end)."""
+    with transaction.atomic():
+        _, _, quote = _plan_change_prepare(
+            user_id=user_id,
+            subscription_id=subscription_id,
+            plan_id=plan_id,
+            timing=timing,
+            now=now,
+            outbox=_Outbox(user_id),
+        )
+        transaction.set_rollback(True)
+    return quote
+
+
+def subscription_plan_change(
+    *, user_id: int, subscription_id: int, plan_id: int, timing: str, now: datetime | None = None
+) -> tuple[Subscription, PlanChange, PlanChangeQuote]:
+    """
+    Move the subscription to another purchasable plan. ``now``: the unused part of the paid
+    period is credited back, and the new plan's first period starts and is paid at once (402,
+    nothing changed, if the credit can't pay it). ``period_end``: scheduled for the next
+    period start, replacing any change scheduled before.
+    """
+    # Not durable: the API's Idempotency-Key wraps it in the transaction that stores the answer.
+    with transaction.atomic(), _customer_events(user_id) as outbox:
+        subscription, change, quote = _plan_change_prepare(
+            user_id=user_id,
+            subscription_id=subscription_id,
+            plan_id=plan_id,
+            timing=timing,
+            now=now,
+            outbox=outbox,
+        )
+        now = change.requested_at
+        if timing == Timing.PERIOD_END:
+            _plan_change_withdraw(subscription, now)
+            change.save()
+            subscription.scheduled_plan_id = change.plan_id
+            subscription.save(update_fields=["scheduled_plan", "updated_at"])
+            return subscription, change, quote
+        if not quote.payable:
+            raise InsufficientCredit(needed=quote.charge, balance=quote.balance + quote.credit_back)
+        _plan_change_withdraw(subscription, now)
+        index = subscription.current_period_index
+        if quote.credit_back:
+            entry = credit_prorate(
+                user_id=user_id,
+                amount=quote.credit_back,
+                note=f"Unused part of {subscription.plan_name}, period {index + 1}",
+                now=now,
+            )
+            now = entry.created_at  # never before the ledger's previous line
+        # Unpaid invoices of the old plan's periods go: the new plan's period replaces them.
+        _void_unpaid(subscription, now, outbox, at=now)
+        _term_start(subscription, change, start_at=change.requested_at, first_index=index + 1)
+        subscription.status = Status.ACTIVE
+        subscription.paused_at = None
+        subscription.grace_ends_at = None
+        subscription.save()
+        change.status = PlanChange.Status.APPLIED
+        change.credit_back = quote.credit_back
+        change.save()
+        outbox.subscription(EventType.SUBSCRIPTION_PLAN_CHANGED, subscription, at=now)
+        invoice = _invoice_issue(subscription, index + 1, outbox, at=now, plan_change=change)
+        _invoice_pay(invoice, now, outbox, at=now)
+        if quote.credit_back > quote.charge:
+            # Credit arrived: resume what it now covers, as a top-up would.
+            _settle(user_id, now, BillingReport(), outbox)
+    logger.info(
+        "Subscription %s of customer %s moved to plan %s (%s)",
+        subscription.pk,
+        user_id,
+        change.plan_id,
+        timing,
+    )
+    return subscription, change, quote
+
+
+def subscription_plan_change_withdraw(
+    *, user_id: int, subscription_id: int, now: datetime | None = None
+) -> Subscription:
+    """Withdraw the subscription's scheduled change of plan (404 if none is scheduled)."""
+    with transaction.atomic(), _customer_events(user_id) as outbox:
+        subscription, now = _live_subscription(user_id, subscription_id, now, outbox)
+        if subscription.scheduled_plan_id is None:
+            raise NotFoundError(gettext("No change of plan is scheduled for this subscription."))
+        _plan_change_withdraw(subscription, now)
+        subscription.save(update_fields=["scheduled_plan", "updated_at"])
     return subscription

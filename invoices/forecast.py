@@ -3,7 +3,7 @@ The credit forecast: every charge billing will make in the coming days if nothin
 top-up, pause or cancellation), found by running the engine's own rules
 (:func:`invoices.billing.boundaries_process`) on copies of the customer's subscriptions held in
 memory, with books that only count. Nothing is written or locked; two queries whatever the
-number of subscriptions.
+number of subscriptions (three when a change of plan is scheduled).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from accounts.models import User
-from subscriptions.models import Subscription
+from subscriptions.models import PlanChange, Subscription
 
 from .billing import LIVE, BillingReport, boundaries_process
 
@@ -44,9 +44,10 @@ class Forecast:
 class _DryRun:
     """Books that charge a balance held in memory and record the charges, nothing else."""
 
-    def __init__(self, balance: Decimal) -> None:
+    def __init__(self, balance: Decimal, scheduled: dict[int, PlanChange]) -> None:
         self.balance = balance
         self.charges: list[Charge] = []
+        self.scheduled = scheduled
 
     def charge(self, subscription: Subscription, index: int, *, at: datetime) -> bool:
         amount = subscription.plan_amount
@@ -71,6 +72,14 @@ class _DryRun:
     def subscription_event(self, type: str, subscription: Subscription, *, at: datetime) -> None:
         pass
 
+    def plan_change_scheduled(self, subscription: Subscription) -> PlanChange:
+        return self.scheduled[subscription.pk]
+
+    def plan_change_applied(
+        self, change: PlanChange, subscription: Subscription, *, at: datetime
+    ) -> None:
+        pass
+
 
 def credit_forecast(*, user_id: int, now: datetime, days: int) -> Forecast:
     """The charges billing will make by ``now + days`` if nothing changes, in the order it makes
@@ -81,7 +90,14 @@ def credit_forecast(*, user_id: int, now: datetime, days: int) -> Forecast:
             user_id=user_id, status__in=LIVE, next_boundary_at__isnull=False
         ).order_by("id")
     )
-    books = _DryRun(balance)
+    changing = [s.pk for s in subscriptions if s.scheduled_plan_id is not None]
+    scheduled = {}
+    if changing:
+        pending = PlanChange.objects.filter(
+            subscription__in=changing, status=PlanChange.Status.SCHEDULED
+        )
+        scheduled = {change.subscription_id: change for change in pending}
+    books = _DryRun(balance, scheduled)
     until = now + timedelta(seconds=days * settings.BILLING_DAY_SECONDS)  # billing days
     boundaries_process(subscriptions, until, BillingReport(), books)
     short = next((charge.at for charge in books.charges if not charge.covered), None)

@@ -315,6 +315,10 @@ class BillingScheduler:
             return
         wanted_next = subscription.next_boundary_at if subscription.is_active else None
         job = job or self.scheduler.get_job(identifier)
+        if job is not None and not _trigger_follows(job.trigger, subscription):
+            # A change of plan started a new term: another interval from another start.
+            self._remove(identifier)
+            job = None
         if (
             job is not None
             and wanted_next is not None
@@ -330,7 +334,7 @@ class BillingScheduler:
                 jobs.bill_subscription,
                 IntervalTrigger(
                     seconds=subscription.period_seconds,
-                    start_date=subscription.start_at,
+                    start_date=subscription.term_start_at,
                     end_date=subscription.end_at,
                     timezone=UTC,
                 ),
@@ -362,6 +366,16 @@ _current: BillingScheduler | None = None
 
 def current() -> BillingScheduler | None:
     return _current
+
+
+def _trigger_follows(trigger, subscription: Subscription) -> bool:
+    """Whether a job's trigger runs at the subscription's current term's period starts."""
+    return (
+        isinstance(trigger, IntervalTrigger)
+        and trigger.interval == subscription.period_length
+        and trigger.start_date == subscription.term_start_at
+        and trigger.end_date == subscription.end_at
+    )
 
 
 def _subscription_ids(events: Iterable[Event]) -> list[int]:

@@ -15,7 +15,12 @@ Status = Invoice.Status
 
 
 def invoice_list(*, user_id: int) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(user_id=user_id).order_by("-issued_at", "-id")
+    # plan_change: the invoice's proration line.
+    return (
+        Invoice.objects.filter(user_id=user_id)
+        .select_related("plan_change")
+        .order_by("-issued_at", "-id")
+    )
 
 
 def _money(value: Decimal | None) -> str:

@@ -10,8 +10,18 @@ class InvoiceSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     number = serializers.CharField(read_only=True)
     subscription_id = serializers.IntegerField(read_only=True)
+    plan_id = serializers.IntegerField(read_only=True)
     plan_name = serializers.CharField(read_only=True)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    proration_credit = serializers.DecimalField(
+        source="plan_change.credit_back",
+        max_digits=12,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="Credited back, just before this invoice was paid, for the unused part of the "
+        "previous plan's period (the change of plan that started this period); null if none.",
+    )
     period_start = serializers.DateTimeField(read_only=True)
     period_end = serializers.DateTimeField(read_only=True)
     status = serializers.ChoiceField(choices=Invoice.Status.choices, read_only=True)
@@ -77,3 +87,37 @@ class ForecastSerializer(serializers.Serializer):
         allow_null=True, help_text="The first charge the credit will not cover; null if none."
     )
     charges = ForecastChargeSerializer(many=True)
+
+
+class PlanChangeInputSerializer(serializers.Serializer):
+    plan = serializers.IntegerField(min_value=1, max_value=10**18, help_text="The new plan's id.")
+    at = serializers.ChoiceField(
+        choices=["now", "period_end"],
+        default="now",
+        help_text="now: prorate and start the new plan at once; period_end: at the next period "
+        "start.",
+    )
+
+
+class PlanChangeQuoteSerializer(serializers.Serializer):
+    subscription_id = serializers.IntegerField()
+    plan = serializers.IntegerField(source="plan_id", help_text="The new plan's id.")
+    at = serializers.CharField()
+    effective_at = serializers.DateTimeField(help_text="When the new plan starts.")
+    credit_back = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="Credited back for the unused part of the paid period (0 at period_end).",
+    )
+    charge = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="The new plan's first period, paid now (0 at period_end: billed then).",
+    )
+    balance = serializers.DecimalField(max_digits=12, decimal_places=2)
+    balance_after = serializers.DecimalField(max_digits=12, decimal_places=2)
+    payable = serializers.BooleanField(
+        help_text="Whether the credit covers it; if not, the change would answer 402."
+    )
+    next_billing_at = serializers.DateTimeField(allow_null=True)
+    next_billing_amount = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)

@@ -12,6 +12,16 @@ urlpatterns = [
         apis.SubscriptionActivationApi.as_view(),
         name="activation",
     ),
+    *route(
+        "subscriptions/<id:subscription_id>/change-plan/",
+        apis.PlanChangeApi.as_view(),
+        name="change-plan",
+    ),
+    *route(
+        "subscriptions/<id:subscription_id>/change-plan/preview/",
+        apis.PlanChangePreviewApi.as_view(),
+        name="change-plan-preview",
+    ),
     *route("credit/forecast/", apis.CreditForecastApi.as_view(), name="credit-forecast"),
     *route("invoices/", apis.InvoiceListApi.as_view(), name="list"),
     *route("invoices/statistics/", apis.InvoiceStatisticsApi.as_view(), name="statistics"),

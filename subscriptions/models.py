@@ -132,6 +132,11 @@ class Subscription(models.Model):
         return self.next_boundary_at
 
     @property
+    def scheduled_plan_at(self) -> datetime | None:
+        """When the scheduled change of plan starts the new plan: the next period start."""
+        return self.next_boundary_at if self.scheduled_plan_id is not None else None
+
+    @property
     def period_length(self) -> timedelta:
         return timedelta(seconds=self.period_seconds)
 

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import Subscription
+from .models import PlanChange, Subscription
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
@@ -15,6 +15,14 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="When the next invoice will be issued; null while nothing will be billed "
         "(paused, suspended, ended, or in the last period).",
+    )
+    scheduled_plan_id = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="The plan a scheduled change moves it to at the next period start; null if none.",
+    )
+    scheduled_plan_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When the scheduled change takes effect."
     )
 
     class Meta:
@@ -34,5 +42,35 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "current_period_start",
             "current_period_end",
             "next_billing_at",
+            "scheduled_plan_id",
+            "scheduled_plan_at",
         ]
         read_only_fields = fields
+
+
+class PlanChangeSerializer(serializers.Serializer):
+    """One change of a subscription's plan: its history, and what a scheduled one will do."""
+
+    id = serializers.IntegerField(read_only=True)
+    subscription_id = serializers.IntegerField(read_only=True)
+    at = serializers.ChoiceField(source="timing", choices=PlanChange.Timing.choices, read_only=True)
+    status = serializers.ChoiceField(choices=PlanChange.Status.choices, read_only=True)
+    from_plan_id = serializers.IntegerField(read_only=True)
+    from_plan_name = serializers.CharField(read_only=True)
+    from_plan_amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    plan_id = serializers.IntegerField(read_only=True)
+    plan_name = serializers.CharField(read_only=True)
+    plan_amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    plan_payment_cycle = serializers.IntegerField(read_only=True)
+    plan_months_validity = serializers.IntegerField(read_only=True)
+    credit_back = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        read_only=True,
+        help_text="Credited back for the unused part of the paid period (changes made now).",
+    )
+    requested_at = serializers.DateTimeField(read_only=True)
+    effective_at = serializers.DateTimeField(
+        read_only=True, help_text="When the new plan starts (or started)."
+    )
+    withdrawn_at = serializers.DateTimeField(read_only=True, allow_null=True)

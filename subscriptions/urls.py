@@ -9,4 +9,9 @@ urlpatterns = [
     *route(
         "subscriptions/<id:subscription_id>/", apis.SubscriptionDetailApi.as_view(), name="detail"
     ),
+    *route(
+        "subscriptions/<id:subscription_id>/plan-changes/",
+        apis.PlanChangeListApi.as_view(),
+        name="plan-changes",
+    ),
 ]

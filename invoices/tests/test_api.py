@@ -64,6 +64,8 @@ def test_purchase_answers_in_seed_000s_shape(client, customer, bronze, at_start)
         "current_period_start": "2021-10-14T09:00:00Z",
         "current_period_end": "2021-11-13T09:00:00Z",
         "next_billing_at": "2021-11-13T09:00:00Z",
+        "scheduled_plan_id": None,
+        "scheduled_plan_at": None,
     }
     assert client.get("/api/v1/credit/").json()["balance"] == "500.00"
 
@@ -370,8 +372,8 @@ def test_invoice_list_newest_first_in_the_contracts_shape(client, history):
     assert body["count"] == 5
     newest = body["results"][0]
     assert set(newest) == {
-        "id", "number", "subscription_id", "plan_name", "amount", "period_start",
-        "period_end", "status", "issued_at", "paid_at",
+        "id", "number", "subscription_id", "plan_id", "plan_name", "amount", "proration_credit",
+        "period_start", "period_end", "status", "issued_at", "paid_at",
     }  # fmt: skip
     assert newest["number"] == f"INV-{newest['id']:06d}"
     issued = [invoice["issued_at"] for invoice in body["results"]]
