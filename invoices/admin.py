@@ -10,8 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
 from core.admin import ReadOnlyInline
 from core.exceptions import ApplicationError
@@ -19,6 +23,7 @@ from subscriptions.models import Subscription
 
 from . import billing
 from .models import BillingFailure, Invoice
+from .pdf import invoice_pdf_render
 
 INVOICE_NUMBER = re.compile(r"^\s*INV-0*(\d{1,18})\s*$", re.IGNORECASE)
 
@@ -90,7 +95,10 @@ class SubscriptionAdmin(ReadOnlyAdmin):
 
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
-    list_display = ("number", "user", "plan_name", "amount", "status", "issued_at", "paid_at")
+    list_display = (
+        "number", "user", "plan_name", "amount", "status", "issued_at", "paid_at", "pdf_link",
+    )  # fmt: skip
+    readonly_fields = ("pdf_link",)
     list_filter = ("status", "issued_at")
     search_fields = ("number", "user__phone", "user__name", "plan_name")
     list_select_related = ("user",)
@@ -101,6 +109,33 @@ class InvoiceAdmin(ReadOnlyAdmin):
         if match:  # the number is the id: INV-000123
             return queryset.filter(pk=int(match.group(1))), False
         return super().get_search_results(request, queryset, search_term)
+
+    def get_urls(self) -> list[URLPattern]:
+        pdf = path(
+            "<path:object_id>/pdf/",
+            self.admin_site.admin_view(self.pdf_view),
+            name="invoices_invoice_pdf",
+        )
+        return [pdf, *super().get_urls()]
+
+    @admin.display(description="PDF")
+    def pdf_link(self, invoice: Invoice) -> str:
+        url = reverse(f"{self.admin_site.name}:invoices_invoice_pdf", args=[invoice.pk])
+        return format_html('<a href="{}" target="_blank">PDF</a>', url)
+
+    def pdf_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The invoice as its customer gets it (in their language), for staff who may view it."""
+        invoice = self.get_object(request, unquote(object_id))
+        if invoice is None:
+            raise Http404
+        if not self.has_view_permission(request, invoice):
+            raise PermissionDenied
+        invoice = Invoice.objects.select_related("user", "plan_change").get(pk=invoice.pk)
+        return HttpResponse(
+            invoice_pdf_render(invoice=invoice),
+            content_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"'},
+        )
 
 
 @admin.register(BillingFailure)

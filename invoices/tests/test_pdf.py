@@ -10,8 +10,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from pypdf import PdfReader
 
+from accounts.models import User
 from accounts.tests.factories import UserFactory
 from conftest import ApiClient
 from invoices import billing
@@ -320,3 +322,46 @@ def test_a_client_accepting_only_json_is_refused_in_json(gold):
     assert response.status_code == 406
     assert response["Content-Type"].startswith("application/json")
     assert response.json()["code"] == "not_acceptable"
+
+
+# --- The admin ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_browser(db) -> Client:
+    browser = Client()
+    browser.force_login(User.objects.create_superuser("+8801700000099", "admin-pw-99", name="A"))
+    return browser
+
+
+def test_admin_links_each_invoice_to_its_pdf_in_the_list_and_on_its_page(admin_browser, gold):
+    invoice = paid_invoice(customer("bn"), gold)
+    pdf_url = f"/admin/invoices/invoice/{invoice.pk}/pdf/"
+
+    listing = admin_browser.get("/admin/invoices/invoice/")
+    page = admin_browser.get(f"/admin/invoices/invoice/{invoice.pk}/change/")
+
+    assert f'href="{pdf_url}"' in listing.content.decode()
+    assert f'href="{pdf_url}"' in page.content.decode()
+    response = admin_browser.get(pdf_url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == f'inline; filename="{invoice.number}.pdf"'
+    # The customer's document, in the customer's language.
+    reader = PdfReader(io.BytesIO(response.content))
+    assert reader.metadata.title == f"ইনভয়েস {invoice.number}"
+
+
+def test_admin_pdf_of_an_unknown_invoice_is_not_found(admin_browser, gold):
+    assert admin_browser.get("/admin/invoices/invoice/999999/pdf/").status_code == 404
+
+
+def test_admin_pdf_is_for_staff_only(gold):
+    invoice = paid_invoice(customer("en"), gold)
+    pdf_url = f"/admin/invoices/invoice/{invoice.pk}/pdf/"
+    browser = Client()
+
+    assert browser.get(pdf_url).status_code == 302  # to the admin's login page
+
+    browser.force_login(UserFactory(is_staff=True))  # staff, without the view permission
+    assert browser.get(pdf_url).status_code == 403
