@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
-from math import log10
+from functools import lru_cache
+from math import ceil, log10
 
 from babel import dates as babel_dates
-from django.utils.html import format_html
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from core.formatting import format_date, format_money, format_number
@@ -28,64 +29,65 @@ RIGHT = 8
 TOP = 10
 BOTTOM = 24  # room for the x axis' labels
 
+# A year's chart has a few thousand figures, and the same days and small counts recur in every
+# chart: formatting each once (Babel takes tens of microseconds) keeps the page fast.
+_count = lru_cache(maxsize=4096)(format_number)
+_day = lru_cache(maxsize=4096)(format_date)
+_money = lru_cache(maxsize=4096)(format_money)
 
-def _nice_ceiling(value: float) -> float:
-    """The axis' top: 1, 2, 2.5 or 5 times a power of ten, at least ``value``."""
+
+def _nice_ceiling(value: float, *, whole: bool = False) -> float:
+    """The axis' top, at least ``value``: 1, 2, 2.5 or 5 times a power of ten; for counts a whole
+    number, in finer steps (a middle line is drawn only where it is whole)."""
     if value <= 0:
         return 1.0
     power = 10 ** int(log10(value) // 1)
-    for step in (1, 2, 2.5, 5, 10):
+    steps = (1, 1.5, 2, 3, 4, 5, 6, 8, 10) if whole else (1, 2, 2.5, 5, 10)
+    for step in steps:
         if value <= step * power:
-            return step * power
+            return float(max(ceil(step * power), 1)) if whole else step * power
     return 10 * power
 
 
 def _number(value: Decimal | int, money: bool, language: str) -> str:
-    return format_money(Decimal(value), language) if money else format_number(value, language)
+    return _money(Decimal(value), language) if money else _count(int(value), language)
 
 
+@lru_cache(maxsize=4096)
 def _day_label(day: date, monthly: bool, language: str) -> str:
     pattern = "MMM y" if monthly else "d MMM"
     return babel_dates.format_date(day, format=pattern, locale=language)
 
 
-def _html(template: str, *args: object) -> SafeString:
-    """``format_html`` with coordinates written to two decimals."""
-    return format_html(template, *(f"{arg:.2f}" if isinstance(arg, float) else arg for arg in args))
+def _bar_width(slot: float) -> float:
+    """A bar fills its slot but for a small gap, and is never wider than 40."""
+    return min(max(slot - min(2.0, slot * 0.2), 0.5), 40.0)
 
 
-def _svg(label: str, body: SafeString, *, height: int = HEIGHT, kind: str) -> SafeString:
-    return _html(
-        '<svg class="chart chart-{}" viewBox="0 0 {} {}" role="img" aria-label="{}"'
-        ' preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">'
-        "<title>{}</title>{}</svg>",
-        kind,
-        WIDTH,
-        height,
-        label,
-        label,
-        body,
+# The markup is written with f-strings: numbers and coordinates need no escaping, and every
+# text (labels, names, tooltips) goes through escape().
+
+
+def _svg(label: str, body: str, *, height: int = HEIGHT, kind: str) -> SafeString:
+    label = escape(label)
+    return mark_safe(  # noqa: S308 (texts escaped)
+        f'<svg class="chart chart-{kind}" viewBox="0 0 {WIDTH} {height}" role="img"'
+        f' aria-label="{label}" preserveAspectRatio="xMidYMid meet"'
+        f' xmlns="http://www.w3.org/2000/svg"><title>{label}</title>{body}</svg>'
     )
 
 
 def _y_axis(top: float, money: bool, language: str, *, baseline: float, scale: float) -> str:
+    # Counts get a middle line only where it is a whole number.
+    fractions = (0, 0.5, 1) if money or top % 2 == 0 else (0, 1)
     parts = []
-    for fraction in (0, 0.5, 1):
+    for fraction in fractions:
         y = baseline - fraction * top * scale
+        value = Decimal(str(top * fraction)) if money else int(top * fraction)
         parts.append(
-            _html(
-                '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
-                '<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>',
-                LEFT,
-                WIDTH - RIGHT,
-                y,
-                y,
-                LEFT - 6,
-                y + 4,
-                _number(
-                    Decimal(str(top * fraction)) if money else int(top * fraction), money, language
-                ),
-            )
+            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(_number(value, money, language))}</text>"
         )
     return "".join(parts)
 
@@ -97,12 +99,8 @@ def _x_labels(days: Sequence[date], slot: float, monthly: bool, language: str, y
     else:
         picked = sorted({0, count // 4, count // 2, 3 * count // 4, count - 1})
     return "".join(
-        _html(
-            '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
-            LEFT + (index + 0.5) * slot,
-            y,
-            _day_label(days[index], monthly, language),
-        )
+        f'<text class="axis" x="{LEFT + (index + 0.5) * slot:.1f}" y="{y:.1f}"'
+        f' text-anchor="middle">{escape(_day_label(days[index], monthly, language))}</text>'
         for index in picked
     )
 
@@ -119,36 +117,28 @@ def bar_chart(
 ) -> SafeString:
     """One bar per day (or month): its height the value, its tooltip the day and figure."""
     baseline = HEIGHT - BOTTOM
-    top = _nice_ceiling(float(max((point.value for point in points), default=0)))
+    top = _nice_ceiling(float(max((point.value for point in points), default=0)), whole=not money)
     scale = (baseline - TOP) / top
     slot = (WIDTH - LEFT - RIGHT) / max(len(points), 1)
-    gap = min(2.0, slot * 0.2)
+    width = _bar_width(slot)
     bars = []
     for index, point in enumerate(points):
         height = float(point.value) * scale
         when = (
             babel_dates.format_date(point.day, format="MMMM y", locale=language)
             if monthly
-            else format_date(point.day, language)
+            else _day(point.day, language)
         )
         text = f"{when}: {_number(point.value, money, language)}"
         if describe is not None:
             text += f" ({describe(point)})"
         bars.append(
-            _html(
-                '<rect class="bar" x="{}" y="{}" width="{}" height="{}"'
-                ' data-day="{}" data-value="{}" data-count="{}"><title>{}</title></rect>',
-                LEFT + index * slot + gap / 2,
-                baseline - height,
-                max(slot - gap, 0.5),
-                height,
-                point.day.isoformat(),
-                point.value,
-                point.count,
-                text,
-            )
+            f'<rect class="bar" x="{LEFT + index * slot + (slot - width) / 2:.2f}"'
+            f' y="{baseline - height:.2f}" width="{width:.2f}" height="{height:.2f}"'
+            f' data-day="{point.day.isoformat()}" data-value="{point.value}"'
+            f' data-count="{point.count}"><title>{escape(text)}</title></rect>'
         )
-    body = mark_safe(  # noqa: S308 (every part is format_html's)
+    body = (
         _y_axis(top, money, language, baseline=baseline, scale=scale)
         + "".join(bars)
         + _x_labels([point.day for point in points], slot, monthly, language, HEIGHT - 6)
@@ -167,49 +157,36 @@ def line_chart(
 ) -> SafeString:
     """One line per series (a status), a point per day; hovering a day shows every figure."""
     baseline = HEIGHT - BOTTOM
-    top = _nice_ceiling(max((max(values, default=0) for values in series.values()), default=0))
+    top = _nice_ceiling(
+        max((max(values, default=0) for values in series.values()), default=0), whole=True
+    )
     scale = (baseline - TOP) / top
     slot = (WIDTH - LEFT - RIGHT) / max(len(days), 1)
-
-    def x(index: int) -> float:
-        return LEFT + (index + 0.5) * slot
-
     lines = []
     for key, values in series.items():
         coordinates = " ".join(
-            f"{x(index):.1f},{baseline - value * scale:.1f}" for index, value in enumerate(values)
+            f"{LEFT + (index + 0.5) * slot:.1f},{baseline - value * scale:.1f}"
+            for index, value in enumerate(values)
         )
         lines.append(
-            _html(
-                '<polyline class="line line-{}" points="{}" data-series="{}" data-values="{}">'
-                "<title>{}</title></polyline>",
-                key,
-                coordinates,
-                key,
-                ",".join(str(value) for value in values),
-                names[key],
-            )
+            f'<polyline class="line line-{key}" points="{coordinates}" data-series="{key}"'
+            f' data-values="{",".join(str(value) for value in values)}">'
+            f"<title>{escape(names[key])}</title></polyline>"
         )
-    hovers = "".join(
-        _html(
-            '<rect class="hover" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>',
-            LEFT + index * slot,
-            TOP,
-            slot,
-            baseline - TOP,
-            format_date(day, language)
-            + ": "
-            + ", ".join(
-                f"{names[key]} {format_number(values[index], language)}"
-                for key, values in series.items()
-            ),
+    hovers = []
+    for index, day in enumerate(days):
+        figures = ", ".join(
+            f"{names[key]} {_count(values[index], language)}" for key, values in series.items()
         )
-        for index, day in enumerate(days)
-    )
-    body = mark_safe(  # noqa: S308 (every part is format_html's)
+        hovers.append(
+            f'<rect class="hover" x="{LEFT + index * slot:.2f}" y="{TOP}" width="{slot:.2f}"'
+            f' height="{baseline - TOP}"><title>{escape(_day(day, language))}: {escape(figures)}'
+            "</title></rect>"
+        )
+    body = (
         _y_axis(top, False, language, baseline=baseline, scale=scale)
         + "".join(lines)
-        + hovers
+        + "".join(hovers)
         + _x_labels(days, slot, False, language, HEIGHT - 6)
     )
     return _svg(label, body, kind=kind)
@@ -227,56 +204,29 @@ def diverging_chart(
 ) -> SafeString:
     """Two counts per day on one axis: ``up`` above the middle line, ``down`` below it."""
     middle = TOP + (HEIGHT - BOTTOM - TOP) / 2
-    top = _nice_ceiling(max((p.value for p in (*up, *down)), default=0))
+    top = _nice_ceiling(max((p.value for p in (*up, *down)), default=0), whole=True)
     scale = (middle - TOP) / top
     slot = (WIDTH - LEFT - RIGHT) / max(len(up), 1)
-    gap = min(2.0, slot * 0.2)
+    width = _bar_width(slot)
+    most = escape(_count(int(top), language))
     parts = [
-        _html(
-            '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
-            '<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>'
-            '<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>'
-            '<text class="axis" x="{}" y="{}" text-anchor="end">0</text>',
-            LEFT,
-            WIDTH - RIGHT,
-            middle,
-            middle,
-            LEFT - 6,
-            TOP + 8,
-            format_number(int(top), language),
-            LEFT - 6,
-            HEIGHT - BOTTOM,
-            format_number(int(top), language),
-            LEFT - 6,
-            middle + 4,
-        )
+        f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{middle:.1f}" y2="{middle:.1f}"/>'
+        f'<text class="axis" x="{LEFT - 6}" y="{TOP + 8}" text-anchor="end">{most}</text>'
+        f'<text class="axis" x="{LEFT - 6}" y="{HEIGHT - BOTTOM}" text-anchor="end">{most}</text>'
+        f'<text class="axis" x="{LEFT - 6}" y="{middle + 4:.1f}" text-anchor="end">0</text>'
     ]
     for index, (above, below) in enumerate(zip(up, down, strict=True)):
-        x = LEFT + index * slot + gap / 2
-        width = max(slot - gap, 0.5)
-        for point, name, css, y_of in (
-            (above, up_name, "up", lambda h: middle - h),
-            (below, down_name, "down", lambda h: middle),
-        ):
+        x = LEFT + index * slot + (slot - width) / 2
+        for point, name, css in ((above, up_name, "up"), (below, down_name, "down")):
             height = point.value * scale
+            y = middle - height if css == "up" else middle
+            text = f"{_day(point.day, language)}: {name} {_count(point.value, language)}"
             parts.append(
-                _html(
-                    '<rect class="bar bar-{}" x="{}" y="{}" width="{}"'
-                    ' height="{}" data-day="{}" data-value="{}"><title>{}</title></rect>',
-                    css,
-                    x,
-                    y_of(height),
-                    width,
-                    height,
-                    point.day.isoformat(),
-                    point.value,
-                    f"{format_date(point.day, language)}: {name} "
-                    f"{format_number(point.value, language)}",
-                )
+                f'<rect class="bar bar-{css}" x="{x:.2f}" y="{y:.2f}" width="{width:.2f}"'
+                f' height="{height:.2f}" data-day="{point.day.isoformat()}"'
+                f' data-value="{point.value}"><title>{escape(text)}</title></rect>'
             )
-    body = mark_safe(  # noqa: S308 (every part is format_html's)
-        "".join(parts) + _x_labels([p.day for p in up], slot, False, language, HEIGHT - 6)
-    )
+    body = "".join(parts) + _x_labels([p.day for p in up], slot, False, language, HEIGHT - 6)
     return _svg(label, body, kind=kind)
 
 
@@ -285,42 +235,27 @@ def plan_chart(plans: Sequence[PlanMovement], *, label: str, language: str) -> S
     row = 34
     height = max(len(plans), 1) * row + 8
     names_width = 170
-    top = _nice_ceiling(max((max(p.new, p.churn) for p in plans), default=0))
+    top = _nice_ceiling(max((max(p.new, p.churn) for p in plans), default=0), whole=True)
     scale = (WIDTH - names_width - 60) / top
     parts = []
     for index, plan in enumerate(plans):
         y = 4 + index * row
+        name = escape(plan.plan_name)
         parts.append(
-            _html(
-                '<text class="axis name" x="{}" y="{}" text-anchor="end">{}</text>',
-                names_width - 8,
-                y + 19,
-                plan.plan_name,
-            )
+            f'<text class="axis name" x="{names_width - 8}" y="{y + 19}" text-anchor="end">'
+            f"{name}</text>"
         )
-        for offset, value, css, name in (
+        for offset, value, css, what in (
             (2, plan.new, "new", "new"),
             (16, plan.churn, "churn", "churned"),
         ):
             width = value * scale
+            figure = escape(_count(value, language))
             parts.append(
-                _html(
-                    '<rect class="bar bar-{}" x="{}" y="{}" width="{}" height="12"'
-                    ' data-plan="{}" data-value="{}"><title>{}: {} {}</title></rect>'
-                    '<text class="axis value" x="{}" y="{}">{}</text>',
-                    css,
-                    names_width,
-                    y + offset,
-                    width,
-                    plan.plan_name,
-                    value,
-                    plan.plan_name,
-                    format_number(value, language),
-                    name,
-                    names_width + width + 4,
-                    y + offset + 10,
-                    format_number(value, language),
-                )
+                f'<rect class="bar bar-{css}" x="{names_width}" y="{y + offset}"'
+                f' width="{width:.2f}" height="12" data-plan="{name}" data-value="{value}">'
+                f"<title>{name}: {figure} {what}</title></rect>"
+                f'<text class="axis value" x="{names_width + width + 4:.2f}"'
+                f' y="{y + offset + 10}">{figure}</text>'
             )
-    body = mark_safe("".join(parts))  # noqa: S308 (every part is format_html's)
-    return _svg(label, body, height=height, kind="plans")
+    return _svg(label, "".join(parts), height=height, kind="plans")
