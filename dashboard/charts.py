@@ -25,7 +25,7 @@ from .selectors import PlanMovement, Point
 WIDTH = 640
 HEIGHT = 200
 LEFT = 72  # room for the y axis' labels
-RIGHT = 8
+RIGHT = 20  # room for the last day's label
 TOP = 10
 BOTTOM = 24  # room for the x axis' labels
 
@@ -54,8 +54,8 @@ def _number(value: Decimal | int, money: bool, language: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _day_label(day: date, monthly: bool, language: str) -> str:
-    pattern = "MMM y" if monthly else "d MMM"
+def _day_label(day: date, monthly: bool, language: str, short: bool = False) -> str:
+    pattern = ("MMM ''yy" if short else "MMM y") if monthly else "d MMM"
     return babel_dates.format_date(day, format=pattern, locale=language)
 
 
@@ -98,9 +98,20 @@ def _x_labels(days: Sequence[date], slot: float, monthly: bool, language: str, y
         picked = range(count)
     else:
         picked = sorted({0, count // 4, count // 2, 3 * count // 4, count - 1})
+    # A year of months: Dec '25, Jan '26… (the tooltips say December 2025).
+    short = monthly and count > 6
     return "".join(
         f'<text class="axis" x="{LEFT + (index + 0.5) * slot:.1f}" y="{y:.1f}"'
-        f' text-anchor="middle">{escape(_day_label(days[index], monthly, language))}</text>'
+        ' text-anchor="middle">'
+        + escape(
+            _day_label(
+                days[index],
+                monthly,
+                language,
+                short,
+            )
+        )
+        + "</text>"
         for index in picked
     )
 

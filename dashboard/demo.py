@@ -52,7 +52,8 @@ def demo_business_load(
     people: list[User] = []
     offset = User.objects.count()
     for day in range(days + 1):
-        moment = start + timedelta(days=day, hours=rng.randrange(8, 20))
+        # Never after now: the last day's life happens before it.
+        moment = min(start + timedelta(days=day, hours=rng.randrange(8, 20)), now)
         for _ in range(joins.count(day)):
             user = _customer(offset + len(people), rng)
             people.append(user)
@@ -62,7 +63,7 @@ def demo_business_load(
             _try(billing.subscription_purchase, user_id=user.pk, plan_id=plan.pk, now=moment)
         for user in rng.sample(people, k=min(len(people), 3)):
             _live_a_day(user, rng, moment)
-        billing.bill_due(now=moment + timedelta(hours=1))
+        billing.bill_due(now=min(moment + timedelta(hours=1), now))
     billing.bill_due(now=now)
     return DemoBusiness(customers=customers, days=days)
 
