@@ -114,3 +114,105 @@ def test_an_operator_finds_every_part_of_the_admin(operator, browser_page, live_
         assert response.status == 200, path
         assert title in page.inner_text("h1").lower(), path
     assert page.outside_requests == []
+
+
+@pytest.fixture
+def dashboard_demo(transactional_db, tmp_path):
+    """
+    The demo business (``manage.py load_demo_business``), a failing webhook endpoint and a
+    customer whose billing failed; and what the dashboard must show, read from the database by
+    hand. Made before the browser starts, like ``operator``.
+    """
+    from collections import defaultdict
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dashboard.demo import demo_business_load
+    from invoices.forecast import credit_forecast
+    from invoices.models import BillingFailure, Invoice
+    from subscriptions.models import Subscription
+    from webhooks.models import WebhookEndpoint
+
+    now = timezone.now()
+    demo_business_load(now=now, customers=24, days=40)
+    WebhookEndpoint.objects.create(
+        url="https://crm.example/hooks", secret="whsec_demo", failing_since=now - timedelta(hours=5)
+    )
+    failed = Subscription.objects.order_by("id").first()
+    BillingFailure.objects.create(
+        user=failed.user, subscription=failed, error="RuntimeError: demo",
+        first_failed_at=now, last_failed_at=now,
+    )  # fmt: skip
+    first_day = timezone.localdate(now) - timedelta(days=29)
+    revenue = defaultdict(lambda: "0.00")
+    for invoice in Invoice.objects.filter(status="paid", paid_at__date__gte=first_day):
+        day = timezone.localdate(invoice.paid_at).isoformat()
+        revenue[day] = f"{float(revenue[day]) + float(invoice.amount):.2f}"
+    soon = Subscription.objects.filter(status__in=["active", "past_due"])
+    short = {
+        subscription.user.name
+        for subscription in soon.select_related("user")
+        if any(not c.covered for c in credit_forecast(user_id=subscription.user_id, now=now,
+                                                       days=7).charges)
+    }  # fmt: skip
+    statuses = {
+        status: Subscription.objects.filter(status=status).count()
+        for status in ("active", "past_due", "paused", "suspended")
+    }
+    return {
+        "revenue": {day: value for day, value in revenue.items() if value != "0.00"},
+        "short": short,
+        "statuses": statuses,
+        "failed_customer": failed.user.name,
+        "screenshots": tmp_path,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_reads_the_business_on_the_dashboard(
+    operator, dashboard_demo, browser_page, live_server
+):
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("input[name=username]", "01516100100")
+    page.fill("input[name=password]", "operator-secret-9")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#dashboard")
+
+    # Every chart is drawn, in the page (no script, nothing fetched).
+    for chart in ("revenue-daily", "revenue-monthly", "top-ups", "statuses", "suspensions"):
+        assert page.locator(f"#chart-{chart} svg.chart").is_visible(), chart
+    bars = page.locator("#chart-revenue-daily rect.bar")
+    assert bars.count() == 30
+    drawn = {bar.get_attribute("data-day"): bar.get_attribute("data-value") for bar in bars.all()}
+    assert {day: value for day, value in drawn.items() if value != "0.00"} == (
+        dashboard_demo["revenue"]
+    )
+    for status, count in dashboard_demo["statuses"].items():
+        values = page.get_attribute(f"#chart-statuses polyline[data-series={status}]",
+                                    "data-values")  # fmt: skip
+        assert int(values.split(",")[-1]) == count, status
+        assert page.inner_text(f"#total-{status} .figure") == f"{count:,}"
+
+    # The lists that ask for action.
+    risk = page.inner_text("#renewals-at-risk")
+    assert all(name in risk for name in dashboard_demo["short"]), risk
+    assert "https://crm.example/hooks" in page.inner_text("#failing-endpoints")
+    assert dashboard_demo["failed_customer"] in page.inner_text("#billing-failures")
+    assert page.inner_text("#scheduler-leader") == "none"  # no scheduler runs in the tests
+    # Amounts are right-aligned.
+    cell = page.locator("#renewals-at-risk td.number").first
+    if cell.count():
+        assert cell.evaluate("td => getComputedStyle(td).textAlign") == "right"
+    page.screenshot(path=dashboard_demo["screenshots"] / "dashboard-30.png", full_page=True)
+
+    page.click("text=7 days")
+    page.wait_for_url("**/admin/?days=7")
+    assert page.locator("#chart-revenue-daily rect.bar").count() == 7
+    page.click("text=365 days")
+    page.wait_for_url("**/admin/?days=365")
+    assert page.locator("#chart-statuses rect.hover").count() == 365
+    page.screenshot(path=dashboard_demo["screenshots"] / "dashboard-365.png", full_page=True)
+    assert page.outside_requests == []
