@@ -133,7 +133,7 @@ class SubscriptionActivationApi(APIView):
 
 
 class PlanChangeApi(APIView):
-    error_statuses = (402, 404, 409)
+    error_statuses = (400, 402, 404, 409)
 
     @extend_schema(
         tags=["subscriptions"],
@@ -192,7 +192,7 @@ class PlanChangeApi(APIView):
 
 
 class PlanChangePreviewApi(APIView):
-    error_statuses = (404, 409)
+    error_statuses = (400, 404, 409)
 
     @extend_schema(
         tags=["subscriptions"],
