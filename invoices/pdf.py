@@ -57,11 +57,24 @@ def font_path() -> Path:
     return Path(str(fonts / "NotoSansBengali[wdth,wght].ttf"))
 
 
+@dataclass(frozen=True)
+class FontInstance:
+    """One weight of the font: whole for HarfBuzz, without its layout tables for the PDF."""
+
+    shaping: bytes
+    embedding: bytes
+
+
+# Only HarfBuzz reads these (substitutions and positioning); the PDF embeds the glyphs they
+# chose. Leaving them out of the copy fpdf2 parses and subsets saves most of a render's time.
+LAYOUT_TABLES = ("GSUB", "GPOS", "GDEF", "STAT")
+
+
 @lru_cache(maxsize=1)
-def font_instances() -> dict[str, bytes]:
+def font_instances() -> dict[str, FontInstance]:
     """
-    The static regular and bold fonts, made once per process (instancing takes a while) and
-    kept as bytes; each document parses its own copy, since writing a PDF subsets it in place.
+    The static regular and bold fonts, made once per process (instancing takes seconds) and kept
+    as bytes; each document parses its own copy, since writing a PDF subsets it in place.
     """
     instances = {}
     for style, weight in FONT_WEIGHTS.items():
@@ -69,16 +82,24 @@ def font_instances() -> dict[str, bytes]:
         instancer.instantiateVariableFont(
             font, {"wght": weight, "wdth": 100}, inplace=True, static=True, updateFontNames=True
         )
-        buffer = BytesIO()
-        font.save(buffer)
-        instances[style] = buffer.getvalue()
+        shaping = _font_bytes(font)
+        for tag in LAYOUT_TABLES:
+            if tag in font:
+                del font[tag]
+        instances[style] = FontInstance(shaping=shaping, embedding=_font_bytes(font))
     return instances
+
+
+def _font_bytes(font: TTFont) -> bytes:
+    buffer = BytesIO()
+    font.save(buffer)
+    return buffer.getvalue()
 
 
 @lru_cache(maxsize=1)
 def _latin_codepoints() -> frozenset[int]:
     """The font's characters less the Bengali ones (and the joiners Bengali words use)."""
-    cmap = TTFont(BytesIO(font_instances()[""])).getBestCmap()
+    cmap = TTFont(BytesIO(font_instances()[""].embedding)).getBestCmap()
     return frozenset(c for c in cmap if c not in BENGALI_BLOCK and c not in JOINERS)
 
 
@@ -90,11 +111,11 @@ def _add_fonts(pdf: FPDF) -> None:
     vowel signs out of place. Two fonts keep every run in one script.
     """
     for family, codepoints in ((FONT_FAMILY, _latin_codepoints()), (BENGALI_FAMILY, None)):
-        for style, data in font_instances().items():
-            # FPDF.add_font() only reads a file; this is what it does, from the cached bytes.
+        for style, instance in font_instances().items():
+            # What FPDF.add_font() does, from the cached bytes rather than a file.
             key = f"{family.lower()}{style}"
-            font = TTFFont(pdf, BytesIO(data), key, style, unicode_range=codepoints)
-            font._hbfont = HarfBuzzFont(hb.Face(hb.Blob(data)))
+            font = TTFFont(pdf, BytesIO(instance.embedding), key, style, unicode_range=codepoints)
+            font._hbfont = HarfBuzzFont(hb.Face(hb.Blob(instance.shaping)))
             pdf.fonts[key] = font
     pdf.set_fallback_fonts([BENGALI_FAMILY])
 
@@ -162,8 +183,8 @@ def _labels(invoice: Invoice, language: str) -> _Labels:
             plan=change.from_plan_name, amount=format_money(change.credit_back, language)
         )
         credit_note = _(
-            "Added to your credit balance before this invoice was paid; the amount above is the"
-            " new plan's full price."
+            "Added to your credit balance when the plan changed; the amount above is the new"
+            " plan's full price."
         )
 
     return _Labels(
@@ -207,6 +228,13 @@ class _Document(FPDF):
         self.set_text_shaping(True)
         self.set_text_color(*INK)
 
+    def set_font(self, family: str | None = None, style: str = "", size: float = 0) -> None:
+        super().set_font(family, style, size)
+        # fpdf2 2.8.9 sets the page's font for a line that starts in the fallback font inside
+        # that line's q…Q, then takes it as set: the next line would show text in no font.
+        # Setting it on the page first (an empty text does) leaves only local changes to lines.
+        self.text(self.x, self.y, "")
+
     def footer(self) -> None:
         self.set_y(-self.MARGIN - 2)
         self.set_draw_color(*RULE)
@@ -228,14 +256,16 @@ class _Document(FPDF):
         """A paragraph at the cursor, wrapped to ``width`` (the rest of the line when 0)."""
         self.set_font(FONT_FAMILY, style, size)
         self.set_text_color(*colour)
-        self.multi_cell(
-            width,
-            line_height or size * 0.55,
-            text,
-            align=align,
-            new_x=XPos.LEFT,
-            new_y=YPos.NEXT,
-        )
+        height = line_height or size * 0.55
+        width = width or self.w - self.r_margin - self.x
+        # multi_cell() shapes the text again at every character while it looks for line
+        # breaks; a line that fits goes out in one piece.
+        if "\n" not in text and self.get_string_width(text) + 2 * self.c_margin <= width:
+            self.cell(width, height, text, align=align, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        else:
+            self.multi_cell(
+                width, height, text, align=align, new_x=XPos.LEFT, new_y=YPos.NEXT
+            )  # fmt: skip
         self.set_text_color(*INK)
 
     def rule(self, gap: float = 4) -> None:
@@ -391,13 +421,13 @@ def _write(
         pdf.set_fill_color(*SHADE)
         pdf.set_font(FONT_FAMILY, "B", 10)
         pdf.multi_cell(
-            full, 6.5, labels.credit_line, fill=True, padding=(2, 3, 0, 3),
+            full, 6.5, labels.credit_line, fill=True, padding=(2, 3, 0, 3), align=Align.L,
             new_x=XPos.LMARGIN, new_y=YPos.NEXT,
         )  # fmt: skip
         pdf.set_font(FONT_FAMILY, "", 9)
         pdf.set_text_color(*MUTED)
         pdf.multi_cell(
-            full, 5, labels.credit_note, fill=True, padding=(0, 3, 2, 3),
+            full, 5, labels.credit_note, fill=True, padding=(0, 3, 2, 3), align=Align.L,
             new_x=XPos.LMARGIN, new_y=YPos.NEXT,
         )  # fmt: skip
         pdf.set_text_color(*INK)

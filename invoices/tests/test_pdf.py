@@ -117,6 +117,23 @@ def fonts_of(reader: PdfReader) -> set[str]:
     return fonts
 
 
+def texts_shown_without_a_font(reader: PdfReader) -> int:
+    """Text drawn while no font is set: viewers show nothing there (poppler: "No font in show")."""
+    shown = 0
+    for page in reader.pages:
+        font, saved = None, []
+        for operands, operator in page.get_contents().operations:
+            if operator == b"q":
+                saved.append(font)
+            elif operator == b"Q":
+                font = saved.pop()
+            elif operator == b"Tf":
+                font = operands[0]
+            elif operator in (b"Tj", b"TJ", b"'", b'"') and font is None:
+                shown += 1
+    return shown
+
+
 # --- English -----------------------------------------------------------------------------------
 
 
@@ -242,6 +259,7 @@ def test_bengali_invoice_is_in_bengali_with_bengali_digits_and_the_bengali_font(
     for english in ("Invoice", "Billed to", "Status", "Paid", "Total", "Credit for", "1,200.00"):
         assert english not in text, english
     assert reader.metadata.title == f"ইনভয়েস {invoice.number}"
+    assert texts_shown_without_a_font(reader) == 0
     assert {name.split("+")[-1] for name in fonts_of(reader)} == {
         "NotoSansBengali",
         "NotoSansBengaliBold",
@@ -365,3 +383,22 @@ def test_admin_pdf_is_for_staff_only(gold):
 
     browser.force_login(UserFactory(is_staff=True))  # staff, without the view permission
     assert browser.get(pdf_url).status_code == 403
+
+
+def test_long_mixed_bengali_and_english_texts_wrap_without_losing_a_line(settings, gold):
+    settings.INVOICE_SELLER_NAME = (
+        "গ্লোবালনেট কমিউনিকেশনস লিমিটেড — Globalnet Communications and Broadband Services Limited"
+    )
+    plan = Plan.objects.create(
+        name="Globalnet Ultra Fibre 1 Gbps Unlimited with Static IP and Priority Support (প্রিমিয়াম)",
+        amount=Decimal("900.00"),
+    )
+    invoice = paid_invoice(customer("en", name="মোহাম্মদ আব্দুল্লাহ আল মামুন চৌধুরী শ্রীমঙ্গল"), plan)
+
+    _, reader = render(invoice, "invoice-en-long")
+
+    assert texts_shown_without_a_font(reader) == 0
+    text = text_of(reader)
+    assert "Broadband Services Limited" in text
+    assert "Static IP and Priority Support" in text
+    assert "Phone: +8801711000001" in text
