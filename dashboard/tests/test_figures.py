@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
@@ -16,7 +18,7 @@ from dashboard.selectors import Span, dashboard_figures, renewals_at_risk, windo
 from events.models import Event
 from invoices import billing
 from invoices import scheduler as invoice_scheduler
-from invoices.leader import FileLeaderLock
+from invoices.leader import leader_lock
 from invoices.models import BillingFailure, Invoice
 from subscriptions.models import Subscription
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -326,11 +328,15 @@ def test_billing_lag_counts_a_grace_period_that_ended(business, settings):
 def test_the_leader_is_this_process_another_one_or_none(business, monkeypatch):
     assert selectors._leader() == (False, "none")
 
-    lock = FileLeaderLock()
+    lock = leader_lock()  # held from a connection or a file of its own, as by another process
     assert lock.acquire()
     try:
         leading, who = selectors._leader()
-        assert leading and "another process" in who
+        assert leading
+        if connection.vendor == "postgresql":  # the session holding the advisory lock
+            assert re.fullmatch(r"database session \d+ from .+, connected since .+", who), who
+        else:
+            assert who == "another process on this machine (it holds the lock file)"
     finally:
         lock.release()
 
