@@ -293,6 +293,17 @@ def test_customer_downloads_their_invoice_as_a_pdf(gold, accept):
     assert invoice.number in text_of(PdfReader(io.BytesIO(response.content)))
 
 
+def test_renders_from_one_query(gold, bronze, django_assert_max_num_queries):
+    owner = customer("bn")
+    invoice = with_plan_change(paid_invoice(owner, gold), bronze, "250.50")
+    client = client_of(owner)
+
+    with django_assert_max_num_queries(1):  # the invoice, with its customer and plan change
+        response = client.get(pdf_url(invoice))
+
+    assert response.status_code == 200
+
+
 def test_answers_without_the_trailing_slash_too(gold):
     owner = customer("en")
     invoice = paid_invoice(owner, gold)
