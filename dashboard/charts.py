@@ -34,6 +34,9 @@ BOTTOM = 24  # room for the x axis' labels
 _count = lru_cache(maxsize=4096)(format_number)
 _day = lru_cache(maxsize=4096)(format_date)
 _money = lru_cache(maxsize=4096)(format_money)
+_BENGALI_DIGITS = str.maketrans(
+    "0123456789", "\u09e6\u09e7\u09e8\u09e9\u09ea\u09eb\u09ec\u09ed\u09ee\u09ef"
+)
 
 
 def _nice_ceiling(value: float, *, whole: bool = False) -> float:
@@ -56,7 +59,15 @@ def _number(value: Decimal | int, money: bool, language: str) -> str:
 @lru_cache(maxsize=4096)
 def _day_label(day: date, monthly: bool, language: str, short: bool = False) -> str:
     pattern = ("MMM ''yy" if short else "MMM y") if monthly else "d MMM"
-    return babel_dates.format_date(day, format=pattern, locale=language)
+    text = babel_dates.format_date(day, format=pattern, locale=language)
+    # Babel writes Latin digits; Bengali readers read their own (as core.formatting writes them).
+    return text.translate(_BENGALI_DIGITS) if language == "bn" else text
+
+
+@lru_cache(maxsize=64)
+def _month(day: date, language: str) -> str:
+    text = babel_dates.format_date(day, format="MMMM y", locale=language)
+    return text.translate(_BENGALI_DIGITS) if language == "bn" else text
 
 
 def _bar_width(slot: float) -> float:
@@ -135,11 +146,7 @@ def bar_chart(
     bars = []
     for index, point in enumerate(points):
         height = float(point.value) * scale
-        when = (
-            babel_dates.format_date(point.day, format="MMMM y", locale=language)
-            if monthly
-            else _day(point.day, language)
-        )
+        when = _month(point.day, language) if monthly else _day(point.day, language)
         text = f"{when}: {_number(point.value, money, language)}"
         if describe is not None:
             text += f" ({describe(point)})"

@@ -13,10 +13,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from . import charts
 from .selectors import WINDOWS, Dashboard, dashboard_figures, window_days
+from .templatetags.dashboard_format import admin_language
 
 STATUS_NAMES = {
     "active": "Active",
@@ -24,11 +25,6 @@ STATUS_NAMES = {
     "paused": "Paused",
     "suspended": "Suspended",
 }
-
-
-def _language() -> str:
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    return language.split("-")[0] if language.split("-")[0] in ("en", "bn") else "en"
 
 
 def _change_url(model: str, object_id: Any) -> str | None:
@@ -40,7 +36,7 @@ def _change_url(model: str, object_id: Any) -> str | None:
 
 def dashboard_context(figures: Dashboard) -> dict[str, Any]:
     """What the template shows: the figures, their charts and links to the records."""
-    language = _language()
+    language = admin_language()
     window = figures.window
     history = figures.subscriptions
     return {

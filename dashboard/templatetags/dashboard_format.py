@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django import template
+from django.conf import settings
 from django.utils import timezone, translation
 
 from core.formatting import format_money, format_number
@@ -15,20 +16,21 @@ register = template.Library()
 NOTHING = "\u2013"  # an en dash
 
 
-def _language() -> str:
-    language = (translation.get_language() or "en").split("-")[0]
-    return language if language in ("en", "bn") else "en"
+def admin_language() -> str:
+    """The language the admin speaks to this request (``en`` or ``bn``), for figures."""
+    language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    return language if language in dict(settings.LANGUAGES) else "en"
 
 
 @register.filter
 def money(value: Decimal | None) -> str:
     """``1,234.50`` (``১,২৩৪.৫০`` in Bengali); a dash for nothing."""
-    return NOTHING if value is None else format_money(value, _language())
+    return NOTHING if value is None else format_money(value, admin_language())
 
 
 @register.filter
 def number(value: int | None) -> str:
-    return NOTHING if value is None else format_number(value, _language())
+    return NOTHING if value is None else format_number(value, admin_language())
 
 
 @register.filter

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
@@ -353,3 +355,24 @@ def test_figures_read_the_current_time_zone_once_per_call(business):
     with timezone.override("Asia/Dhaka"):
         figures = dashboard_figures(now=datetime(2021, 12, 19, 18, 30, tzinfo=UTC), days=7)
     assert figures.window.dates[-1] == date(2021, 12, 20)
+
+
+def test_status_history_agrees_with_replaying_every_event_of_a_demo_business(db):
+    call_command("load_demo_business", customers=12, days=45, seed=3, stdout=io.StringIO())
+    now = timezone.now()
+
+    history = dashboard_figures(now=now, days=30).subscriptions
+
+    # Forward, by hand: each subscription's status is that of its last event by each day's end.
+    events = Event.objects.filter(type__startswith="subscription.").order_by(
+        "customer_id", "sequence"
+    )
+    for index, day in enumerate(history.dates):
+        end = datetime.combine(day + DAY, datetime.min.time(), tzinfo=UTC)
+        last: dict[int, str] = {}
+        for event in events:
+            if event.occurred_at < end:
+                last[event.data["id"]] = event.data["status"]
+        for status, values in history.by_status.items():
+            assert values[index] == list(last.values()).count(status), (day, status)
+    assert sum(history.by_status["active"]) > 0
