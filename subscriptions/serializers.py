@@ -3,11 +3,25 @@ from rest_framework import serializers
 from .models import PlanChange, Subscription
 
 
-class SubscriptionSerializer(serializers.ModelSerializer):
+class SubscriptionSerializer(serializers.Serializer):
+    # A plain Serializer (like invoices.serializers.InvoiceSerializer): a ModelSerializer would
+    # rebuild these fields from the model on every request. The schema is the same as the
+    # ModelSerializer's was (the model's help texts copied).
+    id = serializers.IntegerField(read_only=True)
     plan_id = serializers.IntegerField(read_only=True)
+    plan_name = serializers.CharField(read_only=True)
+    plan_amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    plan_payment_cycle = serializers.IntegerField(
+        read_only=True, help_text="Days per billing cycle."
+    )
+    plan_months_validity = serializers.IntegerField(
+        read_only=True, help_text="Number of billing cycles."
+    )
+    plan_cancellable = serializers.BooleanField(read_only=True)
     start_date = serializers.DateField(read_only=True)
     end_date = serializers.DateField(read_only=True)
     is_active = serializers.BooleanField(read_only=True)
+    status = serializers.ChoiceField(choices=Subscription.Status.choices, read_only=True)
     current_period_start = serializers.DateTimeField(read_only=True)
     current_period_end = serializers.DateTimeField(read_only=True)
     next_billing_at = serializers.DateTimeField(
@@ -24,28 +38,6 @@ class SubscriptionSerializer(serializers.ModelSerializer):
     scheduled_plan_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="When the scheduled change takes effect."
     )
-
-    class Meta:
-        model = Subscription
-        fields = [
-            "id",
-            "plan_id",
-            "plan_name",
-            "plan_amount",
-            "plan_payment_cycle",
-            "plan_months_validity",
-            "plan_cancellable",
-            "start_date",
-            "end_date",
-            "is_active",
-            "status",
-            "current_period_start",
-            "current_period_end",
-            "next_billing_at",
-            "scheduled_plan_id",
-            "scheduled_plan_at",
-        ]
-        read_only_fields = fields
 
 
 class PlanChangeSerializer(serializers.Serializer):
