@@ -5,13 +5,14 @@ old plan, all in the customer's language.
 
 fpdf2 lays the page out and HarfBuzz (uharfbuzz) shapes the text: Bengali needs shaping for its
 conjuncts and vowel signs. The font is Noto Sans Bengali (SIL Open Font License) from the
-``justmytype-intl-south-asia`` package; it has the Latin letters too, so one family writes both
-languages and mixed text (a Bengali invoice for the plan "Globalnet Gold").
+``justmytype-intl-south-asia`` package; it has the Latin letters too, so it writes both languages
+and mixed text (a Bengali invoice for the plan "Globalnet Gold", an English one for "রহিম").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from importlib.resources import files
@@ -32,8 +33,9 @@ from core.i18n import language_override, language_supported
 
 from .models import Invoice
 
-FONT_FAMILY = "NotoSans"
-BENGALI_FAMILY = "NotoSansBengali"
+# The font as two families (see _add_fonts): all its characters but the Bengali ones, and all.
+FONT_FAMILY = "Text"
+BENGALI_FAMILY = "Bengali"
 BENGALI_BLOCK = range(0x0980, 0x0A00)
 ZERO = Decimal("0.00")
 JOINERS = {0x200C, 0x200D, 0x25CC}  # zero-width (non-)joiner, dotted circle
@@ -105,10 +107,11 @@ def _latin_codepoints() -> frozenset[int]:
 
 def _add_fonts(pdf: FPDF) -> None:
     """
-    The same font twice: Latin text in ``FONT_FAMILY``, Bengali runs in its fallback
-    ``BENGALI_FAMILY``. fpdf2 merges neighbouring runs of one font before HarfBuzz shapes them,
-    and HarfBuzz shapes a run in the script it starts with: "Gold-এর" would come out as Latin, its
-    vowel signs out of place. Two fonts keep every run in one script.
+    The same font twice: text in ``FONT_FAMILY``, which lacks the Bengali characters, so that
+    Bengali runs go to its fallback ``BENGALI_FAMILY``. fpdf2 merges neighbouring runs of one
+    font before HarfBuzz shapes them, and HarfBuzz shapes a run in the script it starts with:
+    "Gold-এর" would come out as Latin, its vowel signs out of place. Two fonts keep every run in
+    one script.
     """
     for family, codepoints in ((FONT_FAMILY, _latin_codepoints()), (BENGALI_FAMILY, None)):
         for style, instance in font_instances().items():
@@ -125,10 +128,7 @@ class _Labels:
     """Every text of the document, in one language."""
 
     title: str
-    number: str
-    issued: str
-    paid: str
-    voided: str
+    facts: list[tuple[str, str]]  # number and dates: (label, value)
     status: str
     status_value: str
     billed_to: str
@@ -154,8 +154,14 @@ class _Labels:
 def _labels(invoice: Invoice, language: str) -> _Labels:
     """The texts of ``invoice``; call it with ``language`` active."""
 
-    def date(value) -> str:
+    def date(value: datetime) -> str:
         return format_date(value, language)
+
+    facts = [(_("Invoice number"), invoice.number), (_("Issue date"), date(invoice.issued_at))]
+    if invoice.paid_at:
+        facts.append((_("Paid on"), date(invoice.paid_at)))
+    if invoice.voided_at:
+        facts.append((_("Voided on"), date(invoice.voided_at)))
 
     status_value = {
         Invoice.Status.PAID: _("Paid"),
@@ -189,10 +195,7 @@ def _labels(invoice: Invoice, language: str) -> _Labels:
 
     return _Labels(
         title=_("Invoice"),
-        number=_("Invoice number"),
-        issued=_("Issue date"),
-        paid=_("Paid on"),
-        voided=_("Voided on"),
+        facts=facts,
         status=_("Status"),
         status_value=status_value,
         billed_to=_("Billed to"),
@@ -275,14 +278,6 @@ class _Document(FPDF):
         self.ln(gap)
 
 
-def _seller() -> tuple[str, str, str]:
-    return (
-        settings.INVOICE_SELLER_NAME,
-        settings.INVOICE_SELLER_ADDRESS,
-        settings.INVOICE_SELLER_TAX_ID,
-    )
-
-
 def invoice_pdf_render(*, invoice: Invoice) -> bytes:
     """
     ``invoice`` as a one-page A4 PDF in its customer's language. Reads ``invoice.user`` and
@@ -291,15 +286,16 @@ def invoice_pdf_render(*, invoice: Invoice) -> bytes:
     language = language_supported(invoice.user.language)
     with language_override(language):
         labels = _labels(invoice, language)
-        seller_name, seller_address, seller_tax_id = _seller()
-        tax_line = f"{labels.tax_id}: {seller_tax_id}" if seller_tax_id else ""
+        seller_name = settings.INVOICE_SELLER_NAME
+        tax_id = settings.INVOICE_SELLER_TAX_ID
+        tax_line = f"{labels.tax_id}: {tax_id}" if tax_id else ""
         pdf = _Document(footer=" · ".join(part for part in (seller_name, tax_line) if part))
         pdf.set_title(f"{labels.title} {invoice.number}")
         pdf.set_author(seller_name)
         pdf.set_creation_date(invoice.issued_at)
         pdf.set_lang(language)
         pdf.add_page()
-        _write(pdf, invoice, labels, seller_name, seller_address, tax_line)
+        _write(pdf, invoice, labels, seller_name, settings.INVOICE_SELLER_ADDRESS, tax_line)
         return bytes(pdf.output())
 
 
@@ -340,17 +336,9 @@ def _write(
     pdf.type(f"{labels.phone}: {customer.phone}", size=10, width=half - 6)
     left_bottom = pdf.get_y()
 
-    facts = [
-        (labels.number, invoice.number),
-        (labels.issued, format_date(invoice.issued_at, _language(invoice))),
-    ]
-    if invoice.paid_at:
-        facts.append((labels.paid, format_date(invoice.paid_at, _language(invoice))))
-    if invoice.voided_at:
-        facts.append((labels.voided, format_date(invoice.voided_at, _language(invoice))))
     pdf.set_y(facts_top)
     label_width, value_width = half * 0.52, half * 0.48
-    for label, value in facts:
+    for label, value in labels.facts:
         pdf.set_x(pdf.l_margin + half)
         pdf.set_font(FONT_FAMILY, "", 9.5)
         pdf.set_text_color(*MUTED)
@@ -434,7 +422,3 @@ def _write(
         pdf.ln(6)
 
     pdf.type(labels.settlement, size=10, colour=STATUS_COLOURS[invoice.status], style="B")
-
-
-def _language(invoice: Invoice) -> str:
-    return language_supported(invoice.user.language)
