@@ -309,3 +309,98 @@ def test_runscheduler_runs_in_the_foreground_until_stopped():
     assert not thread.is_alive()
     assert "Invoice scheduler stopped." in out.getvalue()
     assert scheduler.current() is None
+
+
+# --- Changes of plan: the job follows the new term ---------------------------------------------
+
+
+@pytest.fixture
+def weekly():
+    return Plan.objects.create(
+        name="Weekly", amount="99.99", payment_cycle=7, total_valid_months=4, is_cancellable=True
+    )
+
+
+def assert_job_follows(subscription):
+    """The subscription's job runs at its current term's period starts, next at the next one."""
+    current = job(subscription.pk)
+    assert scheduler._trigger_follows(current.trigger, subscription)
+    assert current.trigger.interval == subscription.period_length
+    assert current.trigger.start_date == subscription.term_start_at
+    assert current.next_run_time == subscription.next_billing_at
+    assert (current.func_ref, current.args) == (
+        "invoices.jobs:bill_subscription",
+        (subscription.pk,),
+    )
+    # And the run after that is the new term's following period start.
+    later = current.trigger.get_next_fire_time(current.next_run_time, current.next_run_time)
+    assert later == subscription.period_start(subscription.current_period_index + 2)
+    row = DjangoJob.objects.get(id=scheduler.job_id(subscription.pk))
+    assert row.next_run_time == subscription.next_billing_at
+
+
+def follows(subscription):
+    current = job(subscription.pk)
+    return current is not None and scheduler._trigger_follows(current.trigger, subscription)
+
+
+def test_a_change_now_moves_the_job_to_the_new_terms_period_starts(leading, customer, plan, weekly):
+    subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk)
+    assert wait_for(lambda: job(subscription.pk) is not None)
+    assert job(subscription.pk).trigger.interval == timedelta(days=30)
+
+    subscription, _, quote = billing.subscription_plan_change(
+        user_id=customer.pk, subscription_id=subscription.pk, plan_id=weekly.pk, timing="now"
+    )
+
+    assert wait_for(lambda: follows(subscription))
+    assert_job_follows(subscription)
+    assert job(subscription.pk).trigger.interval == timedelta(days=7)
+    assert job(subscription.pk).next_run_time == quote.next_billing_at
+
+
+@pytest.fixture
+def deaf():
+    """A leading scheduler that hears of no change: only a full reconcile brings jobs in step."""
+    running = scheduler.start(reconcile_seconds=3600, standby_seconds=0.1)
+    assert running.wait_until_leading(15)
+    yield running
+    scheduler.stop()
+
+
+def test_reconcile_all_replaces_a_job_left_on_the_old_term(deaf, customer, plan, weekly):
+    subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk)
+    assert wait_for(lambda: job(subscription.pk) is not None)
+    event_unlisten(deaf.events_committed)  # the change is made "in another process"
+
+    subscription, _, _ = billing.subscription_plan_change(
+        user_id=customer.pk, subscription_id=subscription.pk, plan_id=weekly.pk, timing="now"
+    )
+    time.sleep(0.3)
+    assert not follows(subscription)  # still the old plan's 30-day job
+
+    deaf.reconcile_all()
+
+    assert_job_follows(subscription)
+
+
+def test_a_change_applied_at_the_period_start_leaves_the_job_on_the_new_term(
+    leading, customer, plan, weekly
+):
+    subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk)
+    boundary = subscription.next_boundary_at
+    billing.subscription_plan_change(
+        user_id=customer.pk, subscription_id=subscription.pk, plan_id=weekly.pk, timing="period_end"
+    )
+    assert wait_for(lambda: job(subscription.pk) is not None)
+    assert job(subscription.pk).next_run_time == boundary  # the change waits for it
+
+    billing.bill_due(now=boundary)  # the boundary's run: the new plan starts and is paid
+
+    subscription.refresh_from_db()
+    assert (subscription.plan_id, subscription.term_start_at) == (weekly.pk, boundary)
+    assert subscription.next_billing_at == boundary + timedelta(days=7)
+    assert wait_for(lambda: follows(subscription))
+    assert_job_follows(subscription)
+    paid = Invoice.objects.filter(subscription=subscription, plan=weekly, status="paid")
+    assert list(paid.values_list("period_start", flat=True)) == [boundary]
