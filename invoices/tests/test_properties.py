@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Max
 from django.test import override_settings
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from accounts.credit import credit_top_up
@@ -239,6 +239,14 @@ def change_and_compare(customer, subscription_id, plan, timing, now) -> None:
     bought=st.lists(st.integers(0, 2), max_size=3),
     steps=st.lists(operations, min_size=3, max_size=25),
     grace_days=st.sampled_from([0, 3, 10, 40]),
+)
+# A change made now whose credit back exceeds its charge resumes another subscription that the
+# credit now covers (as a top-up would): Gold, suspended at the renewal Bronze could pay.
+@example(
+    credit="1800",
+    bought=[0, 1],
+    steps=[("top_up", "1250"), ("wait", 30), ("change_now", (0, 2))],
+    grace_days=0,
 )
 def test_random_lives_keep_the_books_straight(db, credit, bought, steps, grace_days):
     # Each example has a customer and plans of its own: examples need no rollback between them
