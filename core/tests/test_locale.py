@@ -29,6 +29,7 @@ TRANSLATED_MODULES = [
     "plans/apis.py",
     "invoices/billing.py",
     "invoices/serializers.py",
+    "invoices/pdf.py",
 ]
 MARKERS = {"_", "gettext", "gettext_lazy", "gettext_noop"}
 
