@@ -8,5 +8,6 @@ urlpatterns = [
     path("bench/constant/", views.constant),
     path("bench/plans/", views.plans),
     path("bench/invoices/", views.invoices),
+    path("bench/subscriptions/", views.subscriptions),
     *api_urlpatterns,
 ]
