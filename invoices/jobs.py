@@ -5,6 +5,10 @@ would silently stop a subscription's billing: never rename or move them (a test 
 Jobs carry only ids: the database is the source of truth, a job is only a trigger. A customer
 whose billing fails does not make a job fail: the engine records it (``BillingFailure``) and
 the next sweep retries it.
+
+With a broker (``CELERY_BROKER_URL``) the billing jobs only enqueue: Celery workers bill
+(``invoices.tasks``). Should the broker refuse the task, the job bills here instead, so
+billing never waits for the broker to come back.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ import logging
 from django.db import close_old_connections
 from django_apscheduler.models import DjangoJobExecution
 
+from core import tasks as celery_tasks
 from core.idempotency import idempotency_keys_prune
 from webhooks.services import webhook_attempts_prune
 
-from . import billing
+from . import billing, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +31,12 @@ EXECUTION_HISTORY_SECONDS = 7 * 24 * 3600
 
 def bill_subscription(subscription_id: int) -> None:
     """Bill what is due for this subscription (and its customer's others, in time order)."""
+    if celery_tasks.enabled():
+        try:
+            tasks.bill_subscription.delay(subscription_id)
+            return
+        except Exception:
+            logger.exception("Could not queue subscription %s; billing here", subscription_id)
     close_old_connections()
     try:
         report = billing.subscription_bill(subscription_id=subscription_id)
@@ -38,6 +49,15 @@ def sweep() -> None:
     """The safety net: bill everything due, so paused and suspended subscriptions expire too."""
     close_old_connections()
     try:
+        if celery_tasks.enabled():
+            try:
+                queued = tasks.due_enqueue()
+            except Exception:
+                logger.exception("Could not queue the billing sweep; billing here")
+            else:
+                if queued:
+                    logger.info("Billing sweep: %s customer(s) queued for the workers", queued)
+                return
         report = billing.bill_due()
         if report.customers:
             logger.info("Billing sweep: %s", report)

@@ -221,6 +221,43 @@ SCHEDULER_WORKERS = env_int("SCHEDULER_WORKERS", 4, minimum=1)
 # After a failed start the scheduler waits 1 s, then twice as long each time, up to this.
 SCHEDULER_MAX_BACKOFF_SECONDS = env_int("SCHEDULER_MAX_BACKOFF_SECONDS", 300, minimum=1)
 
+# --- Celery workers (optional) -------------------------------------------------------------------
+
+# A broker (redis://… or amqp://…) moves the scheduler's work to `celery -A config worker`
+# processes on any number of machines: billing jobs and the sweep enqueue tasks, the leader
+# enqueues webhook and SMS relay rounds (invoices/tasks.py, invoices/background.py). Empty: the
+# scheduler's process does it all, as without Celery.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
+# At least once: a task is acknowledged when it has run, one a dying worker held runs again
+# elsewhere, and a worker reserves one task at a time. The database makes the effects exactly
+# once (the engine's row locks, one invoice per period; leases on deliveries and notices).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log like every other process (LOGGING)
+CELERY_WORKER_SEND_TASK_EVENTS = False
+# Billing and the relays queue apart, so a billing backlog (a catch-up) never holds deliveries
+# up; a worker takes from both unless started with -Q.
+CELERY_TASK_DEFAULT_QUEUE = "billing"
+CELERY_TASK_QUEUES = {"billing": {}, "relays": {}}
+CELERY_TASK_ROUTES = {"webhooks.*": {"queue": "relays"}, "notices.*": {"queue": "relays"}}
+# Redis has no acknowledgements of its own: a task not acknowledged this many seconds after it
+# was delivered is delivered again (its worker is taken for dead). Longer than any task runs: a
+# billing batch takes about a second, a relay round at most 30 s plus one pass's sends.
+_visibility_timeout = env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _visibility_timeout,
+    # Look for such tasks every tenth of the timeout (10 s at most), not every 100 s.
+    "unacked_restore_interval": max(1, min(10, _visibility_timeout // 10)),
+    "unacked_restore_throttle": 1,
+    "socket_connect_timeout": 5,
+}
+# Customers per task of the sweep (and of a new leader's catch-up) when workers bill.
+BILLING_TASK_BATCH = env_int("BILLING_TASK_BATCH", 100, minimum=1, maximum=10000)
+
 # The seller printed on invoice PDFs. The address may span lines: write "\n" between them. An
 # empty tax id is left off the invoice.
 INVOICE_SELLER_NAME = env_str("INVOICE_SELLER_NAME", "Subscription Billing")

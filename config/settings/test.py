@@ -15,6 +15,7 @@ SMS_BACKEND = "locmem"
 # them (core/checks.py), e.g. when a test imports config.wsgi.
 SILENCED_SYSTEM_CHECKS = ["billing.E001", "billing.W001"]
 SCHEDULER_AUTOSTART = False  # tests start the scheduler themselves when they need it
+CELERY_BROKER_URL = ""  # the scheduler works in its own process; the Celery tests set a broker
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Serve static files from the apps (no collectstatic in tests), like the development server.
