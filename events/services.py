@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +36,7 @@ __all__ = [
     "EventType",
     "event_listen",
     "event_record",
+    "event_record_batch",
     "event_record_many",
     "event_unlisten",
 ]
@@ -127,6 +128,53 @@ def event_record_many(
         events[0].save(force_insert=True)
     else:
         Event.objects.bulk_create(events)
+    transaction.on_commit(lambda: _tell_listeners(events))
+    return events
+
+
+def event_record_batch(
+    *, drafts: Mapping[int, Sequence[EventDraft]], now: datetime | None = None
+) -> list[Event]:
+    """
+    Record the events of many customers (``{customer_id: drafts in order}``) with one read (their
+    phones and last sequences) and one insert: :func:`event_record_many` for a billing batch. Call
+    it inside the transaction of the changes, holding every one of these customers' row locks.
+    """
+    drafts = {customer_id: list(items) for customer_id, items in drafts.items() if items}
+    if not drafts:
+        return []
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Events are recorded in the transaction of the change they describe.")
+    last = (
+        Event.objects.filter(customer_id=OuterRef("pk"))
+        .order_by("-sequence")
+        .values("sequence")[:1]
+    )
+    customers = {
+        pk: (str(phone), sequence or 0)
+        for pk, phone, sequence in get_user_model()
+        .objects.filter(pk__in=list(drafts))
+        .annotate(last_sequence=Subquery(last))
+        .values_list("pk", "phone", "last_sequence")
+    }
+    created_at = now or timezone.now()
+    events = []
+    for customer_id, items in drafts.items():
+        phone, last_sequence = customers[customer_id]
+        for offset, draft in enumerate(items, start=1):
+            event = Event(
+                public_id=f"evt_{uuid.uuid4().hex}",
+                type=EventType(draft.type),
+                customer_id=customer_id,
+                customer_phone=phone,
+                sequence=last_sequence + offset,
+                occurred_at=draft.occurred_at,
+                created_at=created_at,
+                data=draft.data,
+            )
+            event.payload = _render(event)
+            events.append(event)
+    Event.objects.bulk_create(events)
     transaction.on_commit(lambda: _tell_listeners(events))
     return events
 

@@ -35,12 +35,12 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.credit import credit_pay_invoice, credit_prorate
-from accounts.models import User
+from accounts.models import CreditTransaction, User
 from core.db import violates
 from core.exceptions import (
     AlreadySubscribed,
@@ -50,14 +50,19 @@ from core.exceptions import (
     SamePlan,
     SubscriptionEnded,
 )
-from events.services import EventDraft, EventType, event_record_many
+from events.services import EventDraft, EventType, event_record_batch, event_record_many
 from plans.models import Plan
 from subscriptions.errors import SubscriptionNotCancellable
 from subscriptions.models import PlanChange, Subscription
 from subscriptions.serializers import SubscriptionSerializer
 
 from .models import BillingFailure, Invoice
-from .numbering import invoice_number_take
+from .numbering import (
+    InvoiceNumber,
+    invoice_number_take,
+    invoice_number_year,
+    invoice_numbers_take,
+)
 from .serializers import InvoiceSerializer
 
 logger = logging.getLogger(__name__)
@@ -102,9 +107,12 @@ class _Outbox:
     ``data`` is rendered when the event is added: the object as it was at that moment.
     """
 
-    def __init__(self, user_id: int) -> None:
+    def __init__(self, user_id: int, page: dict[int, list[EventDraft]] | None = None) -> None:
         self.user_id = user_id
         self.drafts: list[EventDraft] = []
+        # A batch run's: recording hands the drafts to the page, which records every
+        # customer's events together (event_record_batch) once they are all billed.
+        self.page = page
 
     def subscription(self, type: str, subscription: Subscription, *, at: datetime) -> None:
         data = dict(_SUBSCRIPTION_DATA.to_representation(subscription))
@@ -115,7 +123,10 @@ class _Outbox:
         self.drafts.append(EventDraft(type=type, data=data, occurred_at=at))
 
     def record(self) -> None:
-        event_record_many(customer_id=self.user_id, drafts=self.drafts)
+        if self.page is not None:
+            self.page.setdefault(self.user_id, []).extend(self.drafts)
+        else:
+            event_record_many(customer_id=self.user_id, drafts=self.drafts)
         self.drafts = []
 
 
@@ -432,6 +443,11 @@ def _due(now: datetime) -> Q:
     return Q(status__in=LIVE) & (Q(next_boundary_at__lte=now) | Q(grace_ends_at__lte=now))
 
 
+# Suspended or past-due subscriptions that their customer's credit now covers: a settlement that
+# failed after a top-up, or each billing day's retry of a past-due invoice.
+_SETTLES = Q(status__in=UNPAID, plan_amount__lte=F("user__credit"))
+
+
 def _customer_catch_up(user_id: int, now: datetime, report: BillingReport, outbox: _Outbox) -> None:
     """Process every boundary the customer's live subscriptions passed by ``now``, in time order."""
     due = list(
@@ -568,19 +584,6 @@ def _refuse_nesting() -> None:
         pass
 
 
-def _customers_to_bill(now: datetime) -> tuple[list[int], set[int]]:
-    """Customers with a boundary due by ``now``, or with a suspended subscription their credit
-    now covers (a settlement after a top-up that failed); and which of them are the latter."""
-    due = set(Subscription.objects.filter(_due(now)).values_list("user_id", flat=True).distinct())
-    # Also each billing day's retry of a past-due invoice (a top-up settles at once).
-    to_settle = set(
-        Subscription.objects.filter(status__in=UNPAID, plan_amount__lte=F("user__credit"))
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
-    return sorted(due | to_settle), to_settle
-
-
 def _plan_taken(user_id: int, plan_id: int, *, other_than: int | None = None) -> bool:
     """Whether one of the customer's live subscriptions is on the plan, or will be (a change of
     plan scheduled): a customer has at most one live subscription per plan."""
@@ -601,6 +604,402 @@ def _plan_change_withdraw(subscription: Subscription, now: datetime) -> None:
         status=PlanChange.Status.WITHDRAWN, withdrawn_at=now
     )
     subscription.scheduled_plan_id = None
+
+
+# --- Many customers at once: the batch run of bill_due ----------------------------------------
+
+# Customers per page of bill_due: one transaction and a bounded number of statements each.
+BATCH_SIZE = 500
+
+
+@dataclass
+class _Account:
+    """A customer of a batch page in memory: the balance and the time of the ledger's last line,
+    as :func:`accounts.credit._move` would find them."""
+
+    user_id: int
+    balance: Decimal
+    last_line_at: datetime | None
+
+
+class _BatchBooks:
+    """
+    Books that record in memory what :class:`_Ledger` writes, for one customer of a batch page:
+    the same invoices, payments (the balance never below zero, a line never dated before the
+    previous one), voids, plans applied and events (rendered by the same :class:`_Outbox`), in
+    the same order. :class:`_Page` writes those of every customer of the page together.
+    """
+
+    def __init__(
+        self,
+        account: _Account,
+        now: datetime,
+        outbox: _Outbox,
+        unpaid: dict[int, list[Invoice]],
+        scheduled: dict[int, PlanChange],
+    ) -> None:
+        self.account = account
+        self.now = now
+        self.outbox = outbox
+        self.unpaid = unpaid  # by subscription: its unpaid invoices, stored or issued here
+        self.scheduled = scheduled
+        self.invoices: list[Invoice] = []  # issued, in order
+        self.payments: list[tuple[CreditTransaction, Invoice]] = []  # in the order money moved
+        self.voided: list[Invoice] = []  # stored ones voided
+        self.changes: list[PlanChange] = []
+        # Invoice events rendered before the invoice had its id and number.
+        self.to_complete: list[tuple[dict, Invoice]] = []
+
+    def _invoice_event(self, type: str, invoice: Invoice, *, at: datetime) -> None:
+        self.outbox.invoice(type, invoice, at=at)
+        if invoice.pk is None:
+            self.to_complete.append((self.outbox.drafts[-1].data, invoice))
+
+    def charge(self, subscription: Subscription, index: int, *, at: datetime) -> bool:
+        issued_at = subscription.period_start(index)
+        invoice = Invoice(
+            subscription_id=subscription.pk,
+            user_id=subscription.user_id,
+            period_index=index,
+            period_start=issued_at,
+            period_end=subscription.period_end(index),
+            plan_id=subscription.plan_id,
+            plan_name=subscription.plan_name,
+            amount=subscription.plan_amount,
+            status=Invoice.Status.UNPAID,
+            issued_at=issued_at,
+        )
+        self.invoices.append(invoice)
+        self._invoice_event(EventType.INVOICE_CREATED, invoice, at=at)
+        account = self.account
+        amount = -invoice.amount
+        balance = account.balance + amount
+        if balance < 0:  # as accounts.credit refuses it
+            self.unpaid.setdefault(subscription.pk, []).append(invoice)
+            return False
+        created_at = self.now
+        if account.last_line_at is not None and account.last_line_at > created_at:
+            created_at = account.last_line_at  # never before the ledger's previous line
+        line = CreditTransaction(
+            user_id=account.user_id,
+            amount=amount,
+            kind=CreditTransaction.Kind.INVOICE_PAYMENT,
+            balance_after=balance,
+            note="",
+            created_at=created_at,
+        )
+        account.balance, account.last_line_at = balance, created_at
+        self.payments.append((line, invoice))
+        invoice.status = Invoice.Status.PAID
+        invoice.paid_at = created_at
+        self._invoice_event(EventType.INVOICE_PAID, invoice, at=at)
+        return True
+
+    def void_unpaid(self, subscription: Subscription, *, at: datetime) -> int:
+        voided = sorted(self.unpaid.pop(subscription.pk, []), key=lambda i: i.period_index)
+        for invoice in voided:
+            invoice.status, invoice.voided_at = Invoice.Status.VOID, self.now
+            if invoice.pk is not None:
+                self.voided.append(invoice)
+        for invoice in voided:
+            self._invoice_event(EventType.INVOICE_VOIDED, invoice, at=at)
+        return len(voided)
+
+    def subscription_event(self, type: str, subscription: Subscription, *, at: datetime) -> None:
+        self.outbox.subscription(type, subscription, at=at)
+
+    def plan_change_scheduled(self, subscription: Subscription) -> PlanChange:
+        change = self.scheduled.get(subscription.pk)
+        if change is None:
+            raise PlanChange.DoesNotExist(f"No change scheduled for subscription {subscription.pk}")
+        return change
+
+    def plan_change_applied(
+        self, change: PlanChange, subscription: Subscription, *, at: datetime
+    ) -> None:
+        change.status = PlanChange.Status.APPLIED
+        self.changes.append(change)
+        self.outbox.subscription(EventType.SUBSCRIPTION_PLAN_CHANGED, subscription, at=at)
+
+
+# What the rules change in a subscription (_advance, _end); a new term changes its plan's too.
+_BOUNDARY_FIELDS = [
+    "status",
+    "current_period_index",
+    "next_boundary_at",
+    "grace_ends_at",
+    "ended_at",
+    "updated_at",
+]
+_TERM_FIELDS = [
+    *_BOUNDARY_FIELDS,
+    "plan_id",
+    "plan_name",
+    "plan_amount",
+    "plan_payment_cycle",
+    "plan_months_validity",
+    "plan_cancellable",
+    "period_seconds",
+    "term_start_at",
+    "term_first_index",
+    "end_at",
+    "scheduled_plan_id",
+]
+
+
+def _rows_update(model: type, names: list[str], objects: list) -> None:
+    """
+    Write ``names`` (attribute names) of ``objects`` to their rows: one ``UPDATE … FROM`` a
+    ``VALUES`` list (in chunks of the database's parameter limit). Django's ``bulk_update``
+    builds a ``CASE`` per field and row, which costs more to build than to run.
+    """
+    if not objects:
+        return
+    meta = model._meta
+    fields = [meta.pk, *(meta.get_field(name) for name in names)]
+    quote = connection.ops.quote_name
+    postgres = connection.vendor == "postgresql"
+
+    def value(field) -> str:
+        column = f"v.{quote(field.column)}"
+        return f"CAST({column} AS {field.cast_db_type(connection)})" if postgres else column
+
+    table = quote(meta.db_table)
+    columns = ", ".join(quote(field.column) for field in fields)
+    assignments = ", ".join(f"{quote(field.column)} = {value(field)}" for field in fields[1:])
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    per = max(1, (connection.features.max_query_params or 65535) // len(fields))
+    with connection.cursor() as cursor:
+        for start in range(0, len(objects), per):
+            chunk = objects[start : start + per]
+            params = [
+                field.get_db_prep_save(getattr(obj, field.attname), connection)
+                for obj in chunk
+                for field in fields
+            ]
+            # Only quoted names of the model's own columns are formatted in; values are params.
+            sql = (
+                f"WITH v ({columns}) AS (VALUES {', '.join([row] * len(chunk))}) "  # noqa: S608
+                f"UPDATE {table} SET {assignments} FROM v "
+                f"WHERE {table}.{quote(meta.pk.column)} = {value(meta.pk)}"
+            )
+            cursor.execute(sql, params)
+
+
+class _Page:
+    """
+    One page of a batch run: customers whose rows the caller has locked, billed by the same
+    rules (:func:`boundaries_process`) as one customer at a time, in memory, then written
+    together with a bounded number of statements.
+    """
+
+    def __init__(self, user_ids: list[int], now: datetime) -> None:
+        self.user_ids = user_ids
+        self.now = now
+        self.books: list[_BatchBooks] = []
+        self.changed: list[Subscription] = []
+        self.failed: list[int] = []  # customers whose rules raised: billed alone afterwards
+        self.events: dict[int, list[EventDraft]] = {}  # by customer, recorded by write()
+
+    def bill(self, report: BillingReport) -> None:
+        """Run the rules for every customer of the page, in memory."""
+        now = self.now
+        due = list(
+            Subscription.objects.select_for_update()
+            .filter(_due(now), user_id__in=self.user_ids)
+            .order_by("user_id", "id")
+        )
+        if not due:
+            return
+        by_customer: dict[int, list[Subscription]] = {}
+        for subscription in due:
+            by_customer.setdefault(subscription.user_id, []).append(subscription)
+        # Read after the lock, in statements of their own (as accounts.credit does).
+        last_line = (
+            CreditTransaction.objects.filter(user_id=OuterRef("pk"))
+            .order_by("-id")
+            .values("created_at")[:1]
+        )
+        accounts = {
+            pk: _Account(pk, credit, last_at)
+            for pk, credit, last_at in User.objects.filter(pk__in=list(by_customer))
+            .annotate(last_line_at=Subquery(last_line))
+            .values_list("pk", "credit", "last_line_at")
+        }
+        unpaid: dict[int, list[Invoice]] = {}
+        for invoice in Invoice.objects.filter(
+            subscription__in=[s.pk for s in due], status=Invoice.Status.UNPAID
+        ).order_by("period_index"):
+            unpaid.setdefault(invoice.subscription_id, []).append(invoice)
+        changing = [s.pk for s in due if s.scheduled_plan_id is not None]
+        scheduled = {}
+        if changing:
+            pending = PlanChange.objects.select_for_update().filter(
+                subscription__in=changing, status=PlanChange.Status.SCHEDULED
+            )
+            scheduled = {change.subscription_id: change for change in pending}
+        for user_id, subscriptions in by_customer.items():
+            outbox = _Outbox(user_id, page=self.events)
+            books = _BatchBooks(accounts[user_id], now, outbox, unpaid, scheduled)
+            own = BillingReport(customers=1)
+            try:
+                changed = boundaries_process(subscriptions, now, own, books)
+                outbox.record()  # to the page's events
+            except Exception:
+                self.events.pop(user_id, None)
+                # Left out of the page's writes; billed alone, which records the failure.
+                self.failed.append(user_id)
+                continue
+            report.add(own)
+            self.books.append(books)
+            self.changed.extend(changed)
+
+    def write(self) -> None:
+        """Write what :meth:`bill` recorded: a bounded number of statements for the page."""
+        books = self.books
+        invoices = [invoice for b in books for invoice in b.invoices]
+        if invoices:
+            # Numbers in issue order, a block per year, taken last (after every other lock).
+            years: dict[int, list[Invoice]] = {}
+            for invoice in invoices:
+                years.setdefault(invoice_number_year(invoice.issued_at), []).append(invoice)
+            for year, issued in sorted(years.items()):
+                first = invoice_numbers_take(year=year, count=len(issued))
+                for seq, invoice in enumerate(issued, start=first):
+                    invoice.number = str(InvoiceNumber(year, seq))
+                    invoice.number_year, invoice.number_seq = year, seq
+        # The ledger lines in the order money moved (their ids follow it), then the invoices
+        # that they paid, then each line's invoice.
+        payments = [payment for b in books for payment in b.payments]
+        CreditTransaction.objects.bulk_create([line for line, _ in payments])
+        for line, invoice in payments:
+            invoice.payment_id = line.pk
+        Invoice.objects.bulk_create(invoices)
+        for line, invoice in payments:
+            line.invoice_id = invoice.pk
+        _rows_update(CreditTransaction, ["invoice_id"], [line for line, _ in payments])
+        paying = {b.account.user_id: b.account for b in books if b.payments}
+        _rows_update(User, ["credit"], [_Balance(a.user_id, a.balance) for a in paying.values()])
+        moment = timezone.now()  # updated_at, as save() sets it
+        for subscription in self.changed:
+            subscription.updated_at = moment
+        terms = {c.subscription_id for b in books for c in b.changes}
+        _rows_update(Subscription, _BOUNDARY_FIELDS, [s for s in self.changed if s.pk not in terms])
+        _rows_update(Subscription, _TERM_FIELDS, [s for s in self.changed if s.pk in terms])
+        voided = [invoice.pk for b in books for invoice in b.voided]
+        if voided:
+            Invoice.objects.filter(pk__in=voided).update(
+                status=Invoice.Status.VOID, voided_at=self.now
+            )
+        changes = [change for b in books for change in b.changes]
+        if changes:
+            PlanChange.objects.bulk_update(
+                changes, ["status", "first_period_index", "effective_at"]
+            )
+        for b in books:
+            for data, invoice in b.to_complete:
+                data["id"], data["number"] = invoice.pk, invoice.number
+        event_record_batch(drafts=self.events)
+        billed = [user_id for user_id in self.user_ids if user_id not in set(self.failed)]
+        BillingFailure.objects.filter(user_id__in=billed).delete()
+
+
+@dataclass
+class _Balance:
+    """A customer's new balance, for :func:`_rows_update` (``User`` has many more columns)."""
+
+    pk: int
+    credit: Decimal
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+
+def _settling(user_ids: list[int]) -> set[int]:
+    """Which of these customers have a suspended or past-due subscription their credit covers."""
+    return set(
+        Subscription.objects.filter(_SETTLES, user_id__in=user_ids)
+        .order_by()
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+def _bill_batch(
+    user_ids: list[int], now: datetime | None, report: BillingReport, *, skip_locked: bool
+) -> tuple[list[int], list[int]]:
+    """
+    Bill these customers in one transaction that locks them (``skip_locked``: those another
+    transaction holds are left out). Return the customers left out (busy), and those to bill
+    alone: whose rules raised, or all of them if the page's writes failed (rolled back).
+    """
+    locked: list[int] | None = None
+    own = BillingReport()
+    try:
+        with transaction.atomic(durable=True):
+            locked = list(
+                User.objects.select_for_update(no_key=True, skip_locked=skip_locked)
+                .filter(pk__in=user_ids)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            page = _Page(locked, now or timezone.now())
+            page.bill(own)
+            page.write()
+    except Exception:
+        logger.exception("A page of %s customers failed: billing them one by one", len(user_ids))
+        if locked is None:
+            return [], list(user_ids)
+        return sorted(set(user_ids) - set(locked)), locked
+    report.add(own)
+    return sorted(set(user_ids) - set(locked)), page.failed
+
+
+def _bill_page(
+    user_ids: list[int],
+    now: datetime | None,
+    report: BillingReport,
+    *,
+    skip_locked: bool,
+    progress: Callable[[int], object] | None = None,
+) -> list[tuple[int, bool]]:
+    """
+    Bill a page of customers: in one batch those with only boundaries due, alone (as before)
+    those with a settlement to make and those the batch could not bill. Return the customers
+    found busy, with whether to settle them, for the caller to bill waiting.
+    """
+    to_settle = _settling(user_ids)
+    batch = [user_id for user_id in user_ids if user_id not in to_settle]
+    busy, alone = _bill_batch(batch, now, report, skip_locked=skip_locked) if batch else ([], [])
+    if progress is not None and (done := len(batch) - len(busy) - len(alone)):
+        progress(done)
+    left = [(user_id, False) for user_id in busy]
+    for user_id in [*alone, *sorted(to_settle)]:
+        settle = user_id in to_settle
+        if not _bill_customer(user_id, now, report, settle=settle, skip_locked=skip_locked):
+            left.append((user_id, settle))
+        elif progress is not None:
+            progress(1)
+    return left
+
+
+def _customer_pages(now: datetime, size: int) -> Iterator[list[int]]:
+    """Keyset pages of the customers with a boundary due by ``now`` or a settlement to make, in
+    id order: at most ``size`` ids in memory at a time."""
+    to_bill = Subscription.objects.filter(_due(now) | _SETTLES)
+    after = 0
+    while True:
+        page = list(
+            to_bill.filter(user_id__gt=after)
+            .order_by("user_id")
+            .values_list("user_id", flat=True)
+            .distinct()[:size]
+        )
+        if not page:
+            return
+        yield page
+        after = page[-1]
 
 
 # --- Public services ---------------------------------------------------------------------------
@@ -673,38 +1072,22 @@ def bill_due(
 ) -> BillingReport:
     """
     Bill every customer with something due by ``now``: each period start passed, in order,
-    once; and the suspended subscriptions their credit now covers. Each customer in a
-    transaction of their own; one that fails is recorded (``report.failed``) and the run goes
-    on with the others.
+    once; and the suspended subscriptions their credit now covers. Customers are billed in
+    keyset pages of ``BATCH_SIZE``, each page in one transaction with a bounded number of
+    statements (:class:`_Page`), by the same rules as one customer at a time; one whose billing
+    fails is billed alone, recorded (``report.failed``), and the run goes on with the others.
     """
     _refuse_nesting()
     report = BillingReport()
-    user_ids, to_settle = _customers_to_bill(now or timezone.now())
-    failing = set(BillingFailure.objects.values_list("user_id", flat=True))
-
-    def bill(user_id: int, *, skip_locked: bool) -> bool:
-        return _bill_customer(
-            user_id,
-            now,
-            report,
-            settle=user_id in to_settle,
-            skip_locked=skip_locked,
-            failing=user_id in failing,
-        )
-
     # First pass: on PostgreSQL, step over customers another transaction holds (another
     # bill_due, a purchase…) instead of queueing behind it, so two runs share the work.
     # Second pass: wait for those, so that none is left out.
     skip = connection.features.has_select_for_update_skip_locked
-    busy = []
-    for user_id in user_ids:
-        if not bill(user_id, skip_locked=skip):
-            busy.append(user_id)
-            continue
-        if progress is not None:
-            progress(1)
-    for user_id in busy:
-        bill(user_id, skip_locked=False)
+    busy: list[tuple[int, bool]] = []
+    for user_ids in _customer_pages(now or timezone.now(), BATCH_SIZE):
+        busy += _bill_page(user_ids, now, report, skip_locked=skip, progress=progress)
+    for user_id, settle in busy:
+        _bill_customer(user_id, now, report, settle=settle)
         if progress is not None:
             progress(1)
     if report.failed:
@@ -714,8 +1097,8 @@ def bill_due(
 
 def bill_due_count(*, now: datetime | None = None) -> int:
     """How many customers :func:`bill_due` would visit."""
-    user_ids, _ = _customers_to_bill(now or timezone.now())
-    return len(user_ids)
+    to_bill = Subscription.objects.filter(_due(now or timezone.now()) | _SETTLES)
+    return to_bill.values("user_id").distinct().count()
 
 
 def subscriptions_settle(*, user_id: int, now: datetime | None = None) -> BillingReport:
