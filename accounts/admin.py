@@ -5,14 +5,28 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.admin import (
+    BusinessMedia,
+    ReadOnlyInline,
+    moment_column,
+    money,
+    money_column,
+    status_column,
+)
 from core.exceptions import ApplicationError
+from invoices.admin import SUBSCRIPTION_STATUSES
+from invoices.models import Invoice
+from subscriptions.models import Subscription
 
 from .credit import credit_adjust
 from .models import MAX_BALANCE, CreditTransaction, OneTimePassword, PhoneNumber, User
@@ -48,8 +62,13 @@ class CreditTransactionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = f"Latest {LEDGER_LINES_SHOWN} credit transactions"
-    fields = ("created_at", "kind", "amount", "balance_after", "invoice_id", "note", "created_by")
+    fields = ("moment_created_at", "kind", "money_amount", "money_balance_after", "invoice_id",
+              "note", "created_by")  # fmt: skip
     readonly_fields = fields
+
+    moment_created_at = moment_column("created_at", "when")
+    money_amount = money_column("amount", "amount")
+    money_balance_after = money_column("balance_after", "balance after")
 
     def get_queryset(self, request: HttpRequest):
         queryset = super().get_queryset(request).select_related("created_by")
@@ -63,26 +82,74 @@ class CreditTransactionInline(admin.TabularInline):
         return False
 
 
+class SubscriptionInline(ReadOnlyInline):
+    """The customer's subscriptions, newest first; each opens on its own page."""
+
+    model = Subscription
+    fields = ("plan_name", "money_plan_amount", "status_pill", "moment_start_at",
+              "moment_next_boundary_at", "moment_end_at")  # fmt: skip
+    show_change_link = True
+    ordering = ("-created_at", "-id")
+
+    money_plan_amount = money_column("plan_amount", "amount")
+    status_pill = status_column("status", "status", SUBSCRIPTION_STATUSES)
+    moment_start_at = moment_column("start_at", "bought")
+    moment_next_boundary_at = moment_column("next_boundary_at", "next boundary")
+    moment_end_at = moment_column("end_at", "ends")
+
+
+# Who may do what: staff who are not superusers need permissions; customers never use any.
+PERMISSIONS = ("is_active", "is_staff", "is_superuser")
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     add_form = UserCreationForm
     form = CustomerChangeForm
-    inlines = [PhoneNumberInline, CreditTransactionInline]
-    list_display = ("phone", "name", "credit", "is_active", "is_staff", "date_joined")
+    inlines = [PhoneNumberInline, SubscriptionInline, CreditTransactionInline]
+    list_display = ("phone", "name", "money_credit", "is_active", "is_staff", "moment_date_joined")
+    list_display_links = ("phone", "name")
     list_filter = ("is_active", "is_staff", "is_superuser", "language", "date_joined")
     search_fields = ("phone", "name", "phones__phone")
     ordering = ("-date_joined",)
-    readonly_fields = ("credit", "adjust_credit", "date_joined", "last_login")
+    readonly_fields = ("credit_balance", "adjust_credit", "date_joined", "last_login")
     fieldsets = (
         (None, {"fields": ("phone", "name", "password")}),
-        ("Credit", {"fields": ("credit", "adjust_credit")}),
+        ("Credit", {"fields": ("credit_balance", "adjust_credit")}),
         ("Language and SMS", {"fields": ("language", "notify_reminders", "notify_receipts")}),
-        (
-            "Permissions",
-            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
-        ),
+        ("Permissions", {"fields": PERMISSIONS}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
+    Media = BusinessMedia
+
+    money_credit = money_column("credit", "credit")
+    moment_date_joined = moment_column("date_joined", "joined")
+
+    @admin.display(description="credit")
+    def credit_balance(self, obj: User) -> str:
+        return money(obj.credit)
+
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
+        """
+        Groups and per-user permissions only where they mean something: groups once any group
+        exists; a user's own permissions for staff who are not superusers (they need them to
+        see anything) or for anyone who has some. Customers and superusers never need them.
+        """
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        extra: tuple[str, ...] = ()
+        if Group.objects.exists():
+            extra += ("groups",)
+        if (obj.is_staff and not obj.is_superuser) or obj.user_permissions.exists():
+            extra += ("user_permissions",)
+        return tuple(
+            (name, {**options, "fields": (*options["fields"], *extra)})
+            if name == "Permissions"
+            else (name, options)
+            for name, options in fieldsets
+        )
+
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("phone", "name", "password1", "password2")}),
     )
@@ -118,23 +185,35 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(PhoneNumber)
 class PhoneNumberAdmin(admin.ModelAdmin):
-    list_display = ("phone", "user", "is_primary", "is_verified", "verified_at", "created_at")
+    list_display = (
+        "phone", "user", "is_primary", "is_verified", "moment_verified_at", "moment_created_at",
+    )  # fmt: skip
     list_filter = ("is_verified", "is_primary")
     search_fields = ("phone", "user__phone", "user__name")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     readonly_fields = ("verified_at", "created_at")
+    Media = BusinessMedia
+
+    moment_verified_at = moment_column("verified_at", "verified")
+    moment_created_at = moment_column("created_at", "added")
 
 
 @admin.register(OneTimePassword)
 class OneTimePasswordAdmin(admin.ModelAdmin):
     """Read-only view of live codes (only their hashes are stored) to help support staff."""
 
-    list_display = ("phone", "purpose", "user", "attempts", "created_at", "expires_at")
+    list_display = (
+        "phone", "purpose", "user", "attempts", "moment_created_at", "moment_expires_at",
+    )  # fmt: skip
     list_filter = ("purpose",)
     search_fields = ("phone",)
     list_select_related = ("user",)
     exclude = ("code_hash",)
+    Media = BusinessMedia
+
+    moment_created_at = moment_column("created_at", "sent")
+    moment_expires_at = moment_column("expires_at", "expires")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -179,9 +258,16 @@ class CreditAdjustmentForm(forms.ModelForm):
         if user is not None and amount is not None:
             # The credit service checks again under a row lock; this gives a friendly message.
             if user.credit + amount < 0:
-                self.add_error("amount", f"The customer's credit is only {user.credit}.")
+                self.add_error(
+                    "amount",
+                    f"The customer's credit is only {money(user.credit)}: remove at most that.",
+                )
             elif user.credit + amount > MAX_BALANCE:
-                self.add_error("amount", f"The balance can't exceed {MAX_BALANCE}.")
+                self.add_error(
+                    "amount",
+                    f"A balance can't exceed {money(MAX_BALANCE)}; this customer has"
+                    f" {money(user.credit)}, so add at most {money(MAX_BALANCE - user.credit)}.",
+                )
         return cleaned
 
 
@@ -190,12 +276,34 @@ class CreditTransactionAdmin(admin.ModelAdmin):
     """The ledger is append-only: lines are never edited; "add" makes a staff adjustment."""
 
     form = CreditAdjustmentForm
-    list_display = ("created_at", "user", "kind", "amount", "balance_after", "invoice_id")
+    list_display = ("moment_created_at", "user", "kind", "money_amount", "money_balance_after",
+                    "invoice_number", "created_by")  # fmt: skip
     list_filter = ("kind", "created_at")
     search_fields = ("user__phone", "user__name", "note")
-    list_select_related = ("user",)
+    list_select_related = ("user", "created_by")
     raw_id_fields = ("user",)
     date_hierarchy = "created_at"
+    Media = BusinessMedia
+
+    moment_created_at = moment_column("created_at", "when")
+    money_amount = money_column("amount", "amount")
+    money_balance_after = money_column("balance_after", "balance after")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CreditTransaction]:
+        number = Invoice.objects.filter(pk=OuterRef("invoice_id")).values("number")[:1]
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("user", "created_by")
+            .annotate(invoice_number_=Subquery(number))
+        )
+
+    @admin.display(description="invoice", ordering="invoice_id")
+    def invoice_number(self, entry: CreditTransaction) -> str:
+        if entry.invoice_id is None:
+            return ""
+        url = reverse("admin:invoices_invoice_change", args=[entry.invoice_id])
+        return format_html('<a href="{}">{}</a>', url, entry.invoice_number_ or entry.invoice_id)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -205,8 +313,8 @@ class CreditTransactionAdmin(admin.ModelAdmin):
         if obj is None:
             return ("user", "amount", "note")
         return (
-            "user", "kind", "amount", "balance_after", "invoice_id", "note", "created_by",
-            "created_at",
+            "user", "kind", "money_amount", "money_balance_after", "invoice_number", "note",
+            "created_by", "moment_created_at",
         )  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
@@ -228,3 +336,25 @@ class CreditTransactionAdmin(admin.ModelAdmin):
         # The admin goes on with the saved line (its log entry, its redirect).
         obj.pk = entry.pk
         obj.refresh_from_db()
+
+
+# --- groups: shown only once one exists -----------------------------------------------------------
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin):
+    """
+    Operators are superusers or staff given permissions one by one; groups are for a larger
+    team. Until the first group exists the section stays off the admin's menus (its pages
+    still answer: /admin/auth/group/add/ makes the first one).
+    """
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        if not super().has_module_permission(request):
+            return False
+        # Asked for each menu drawn: once per request.
+        if not hasattr(request, "_groups_exist"):
+            request._groups_exist = Group.objects.exists()
+        return request._groups_exist

@@ -109,7 +109,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.phone})"
+        # An operator knows a customer by name and phone: "Ikram Khan · +8801712345678".
+        return f"{self.name} · {self.phone}" if self.name else str(self.phone)
 
     def get_full_name(self) -> str:
         return self.name
@@ -238,4 +239,5 @@ class CreditTransaction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} for {self.user_id}"
+        # "Top-up 500.00 · Ikram Khan" (reads the customer: list pages select_related it).
+        return f"{self.get_kind_display()} {self.amount} · {self.user.name}"

@@ -65,4 +65,5 @@ class Event(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.public_id} {self.type} (customer {self.customer_id} #{self.sequence})"
+        # "invoice.paid · Ikram Khan #12 (evt_…)" (reads the customer: select_related it).
+        return f"{self.type} · {self.customer.name} #{self.sequence} ({self.public_id})"

@@ -1,6 +1,8 @@
 """
-Admin for subscriptions and invoices. Subscriptions are registered here, beside the billing
-engine, because their actions (pause, resume, cancel) go through it.
+Admin for subscriptions, invoices and the scheduler. Subscriptions are registered here, beside
+the billing engine, because their actions (pause, resume, cancel) go through it; the scheduler's
+jobs and executions (django_apscheduler's models) because the scheduler lives here too: they
+are shown read-only, as the scheduler keeps them.
 """
 
 from __future__ import annotations
@@ -12,50 +14,130 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Avg, Count, DecimalField, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from core.admin import ReadOnlyInline
+from core.admin import (
+    NOTHING,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    moment,
+    moment_column,
+    money_column,
+    operator_message,
+    seconds,
+    status_column,
+)
 from core.exceptions import ApplicationError
-from subscriptions.models import Subscription
+from subscriptions.models import PlanChange, Subscription
 
 from . import billing
 from .models import BillingFailure, Invoice
 from .pdf import invoice_pdf_render
+from .scheduler import JOB_PREFIX, PRUNE_JOB_ID, SWEEP_JOB_ID
 
-INVOICE_NUMBER = re.compile(r"^\s*INV-0*(\d{1,18})\s*$", re.IGNORECASE)
+INVOICE_NUMBER = re.compile(r"^\s*(INV-\d{4}-\d+)\s*$", re.IGNORECASE)
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+SUBSCRIPTION_STATUSES = {
+    # The list's short words (the model's labels explain them on the object's page).
+    "active": ("Active", "good"),
+    "past_due": ("Past due", "warn"),
+    "paused": ("Paused", "quiet"),
+    "suspended": ("Suspended", "bad"),
+    "cancelled": ("Cancelled", "quiet"),
+    "expired": ("Expired", "quiet"),
+}
+INVOICE_STATUSES = {
+    "paid": ("Paid", "good"),
+    "unpaid": ("Unpaid", "warn"),
+    "void": ("Void", "quiet"),
+}
+CHANGE_STATUSES = {
+    "scheduled": ("Scheduled", "warn"),
+    "applied": ("Applied", "good"),
+    "withdrawn": ("Withdrawn", "quiet"),
+}
+EXECUTION_STATUSES = {
+    DjangoJobExecution.SUCCESS: ("Done", "good"),
+    DjangoJobExecution.SENT: ("Running", "warn"),
+    DjangoJobExecution.MISSED: ("Missed", "warn"),
+    DjangoJobExecution.MAX_INSTANCES: ("Already running", "warn"),
+    DjangoJobExecution.ERROR: ("Error", "bad"),
+}
+SYSTEM_JOBS = {
+    SWEEP_JOB_ID: "Bills everything due; expires paused and suspended subscriptions",
+    PRUNE_JOB_ID: "Deletes old job executions, idempotency keys and webhook attempts",
+}
 
 
 class InvoiceInline(ReadOnlyInline):
     model = Invoice
-    fields = ("number", "period_index", "period_start", "amount", "status", "paid_at")
+    fields = ("number", "period_index", "moment_period_start", "money_amount", "status",
+              "moment_paid_at")  # fmt: skip
     ordering = ("-period_index",)
+
+    moment_period_start = moment_column("period_start", "period start")
+    money_amount = money_column("amount", "amount")
+    moment_paid_at = moment_column("paid_at", "paid")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Invoice]:
+        # Each row is titled by its str(), which names the customer.
+        return super().get_queryset(request).select_related("user")
+
+
+class PlanChangeInline(ReadOnlyInline):
+    """The subscription's history of plans: every change asked for, applied or withdrawn."""
+
+    model = PlanChange
+    fk_name = "subscription"
+    verbose_name = "change of plan"
+    verbose_name_plural = "History of plan changes"
+    fields = (
+        "moment_requested_at", "from_plan_name", "plan_name", "money_plan_amount", "timing",
+        "status_pill", "moment_effective_at", "money_credit_back", "moment_withdrawn_at",
+    )  # fmt: skip
+    ordering = ("-requested_at", "-id")
+
+    moment_requested_at = moment_column("requested_at", "asked")
+    money_plan_amount = money_column("plan_amount", "new amount")
+    moment_effective_at = moment_column("effective_at", "takes effect")
+    money_credit_back = money_column("credit_back", "credited back")
+    moment_withdrawn_at = moment_column("withdrawn_at", "withdrawn")
+    status_pill = status_column("status", "status", CHANGE_STATUSES)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PlanChange]:
+        return super().get_queryset(request).select_related("subscription__user")
 
 
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = (
-        "id", "user", "plan_name", "plan_amount", "status", "start_at", "next_boundary_at",
+        "number_id", "user", "plan_name", "money_plan_amount", "status_pill", "moment_start_at",
+        "moment_next_boundary_at",
     )  # fmt: skip
+    list_display_links = ("number_id", "user")
     list_filter = ("status", "plan")
     search_fields = ("user__phone", "user__name", "plan_name")
     list_select_related = ("user",)
     date_hierarchy = "start_at"
-    inlines = [InvoiceInline]
+    inlines = [PlanChangeInline, InvoiceInline]
     actions = ["pause", "resume", "cancel"]
+
+    money_plan_amount = money_column("plan_amount", "amount")
+    moment_start_at = moment_column("start_at", "bought")
+    moment_next_boundary_at = moment_column("next_boundary_at", "next boundary")
+    status_pill = status_column("status", "status", SUBSCRIPTION_STATUSES)
+
+    @admin.display(description="#", ordering="id")
+    def number_id(self, subscription: Subscription) -> str:
+        return f"#{subscription.pk}"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Subscription]:
+        # The object's page is titled by str(), which names the customer.
+        return super().get_queryset(request).select_related("user")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Needed for the actions; the change form itself shows the fields read-only.
@@ -69,16 +151,19 @@ class SubscriptionAdmin(ReadOnlyAdmin):
         verb: str,
     ) -> None:
         done = 0
-        for subscription in queryset:
+        for subscription in queryset.select_related("user"):
             try:
                 action(user_id=subscription.user_id, subscription_id=subscription.pk)
             except ApplicationError as refusal:
                 self.message_user(
-                    request, f"#{subscription.pk}: {refusal.message}", messages.WARNING
+                    request,
+                    operator_message(refusal, subject=str(subscription)),
+                    messages.WARNING,
                 )
             else:
                 done += 1
-        self.message_user(request, f"{verb} {done} subscription(s).", messages.SUCCESS)
+        if done:
+            self.message_user(request, f"{verb} {done} subscription(s).", messages.SUCCESS)
 
     @admin.action(description="Pause selected subscriptions")
     def pause(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
@@ -96,7 +181,8 @@ class SubscriptionAdmin(ReadOnlyAdmin):
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = (
-        "number", "user", "plan_name", "amount", "status", "issued_at", "paid_at", "pdf_link",
+        "number", "user", "plan_name", "money_amount", "status_pill", "moment_issued_at",
+        "moment_paid_at", "pdf_link",
     )  # fmt: skip
     readonly_fields = ("pdf_link",)
     list_filter = ("status", "issued_at")
@@ -104,10 +190,18 @@ class InvoiceAdmin(ReadOnlyAdmin):
     list_select_related = ("user",)
     date_hierarchy = "issued_at"
 
+    money_amount = money_column("amount", "amount")
+    moment_issued_at = moment_column("issued_at", "issued")
+    moment_paid_at = moment_column("paid_at", "paid")
+    status_pill = status_column("status", "status", INVOICE_STATUSES)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Invoice]:
+        return super().get_queryset(request).select_related("user")
+
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         match = INVOICE_NUMBER.match(search_term)
-        if match:  # the number is the id: INV-000123
-            return queryset.filter(pk=int(match.group(1))), False
+        if match:  # a whole number: INV-2026-000123
+            return queryset.filter(number__iexact=match.group(1)), False
         return super().get_search_results(request, queryset, search_term)
 
     def get_urls(self) -> list[URLPattern]:
@@ -143,7 +237,136 @@ class BillingFailureAdmin(ReadOnlyAdmin):
     """Customers whose billing fails: each run retries them; a clean run removes the row."""
 
     list_display = (
-        "user", "subscription", "attempts", "first_failed_at", "last_failed_at", "error",
+        "user", "subscription", "number_attempts", "moment_first_failed_at",
+        "moment_last_failed_at", "text_error",
     )  # fmt: skip
     search_fields = ("user__phone", "user__name", "error")
-    list_select_related = ("user", "subscription")
+    list_select_related = ("user", "subscription__user")
+
+    moment_first_failed_at = moment_column("first_failed_at", "failing since")
+    moment_last_failed_at = moment_column("last_failed_at", "last failure")
+
+    @admin.display(description="runs failed", ordering="attempts")
+    def number_attempts(self, failure: BillingFailure) -> int:
+        return failure.attempts
+
+    @admin.display(description="error")
+    def text_error(self, failure: BillingFailure) -> str:
+        return failure.error
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BillingFailure]:
+        return super().get_queryset(request).select_related("user", "subscription__user")
+
+
+# --- the scheduler's jobs and their runs, read-only ---------------------------------------------
+
+admin.site.unregister(DjangoJob)
+admin.site.unregister(DjangoJobExecution)
+
+
+def _job_subscription_id(job_id: str) -> int | None:
+    if job_id.startswith(JOB_PREFIX) and job_id[len(JOB_PREFIX) :].isdigit():
+        return int(job_id[len(JOB_PREFIX) :])
+    return None
+
+
+@admin.register(DjangoJob)
+class JobAdmin(ReadOnlyAdmin):
+    """
+    The scheduler's jobs as it keeps them: one per serving subscription (billing at its next
+    period start) and the system jobs. Nothing here is edited by hand: the scheduler creates,
+    moves and removes jobs as subscriptions change, and would undo (or trip over) a hand edit.
+    """
+
+    list_display = (
+        "id", "what", "state", "moment_next_run_time", "last_run", "number_runs",
+        "average_duration",
+    )  # fmt: skip
+    search_fields = ("id",)
+    fields = ("id", "what", "state", "moment_next_run_time", "last_run", "number_runs",
+              "average_duration", "runs")  # fmt: skip
+    readonly_fields = fields
+    show_full_result_count = False
+
+    moment_next_run_time = moment_column("next_run_time", "next run")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DjangoJob]:
+        runs = DjangoJobExecution.objects.filter(job_id=OuterRef("pk")).order_by()
+        return (
+            super()
+            .get_queryset(request)
+            .defer("job_state")  # a pickle: never read, never unpickled here
+            .annotate(
+                run_count=Subquery(runs.values("job_id").annotate(n=Count("pk")).values("n")[:1]),
+                last_run_at=Subquery(runs.order_by("-run_time").values("run_time")[:1]),
+                average_seconds=Subquery(
+                    runs.filter(duration__isnull=False)
+                    .values("job_id")
+                    .annotate(avg=Avg("duration"))
+                    .values("avg")[:1],
+                    output_field=DecimalField(max_digits=15, decimal_places=2),
+                ),
+            )
+        )
+
+    @admin.display(description="what it does")
+    def what(self, job: DjangoJob) -> str:
+        subscription_id = _job_subscription_id(job.pk)
+        if subscription_id is not None:
+            url = reverse("admin:subscriptions_subscription_change", args=[subscription_id])
+            return format_html('Bills <a href="{}">subscription #{}</a> at its next period',
+                               url, subscription_id)  # fmt: skip
+        return SYSTEM_JOBS.get(job.pk, NOTHING)
+
+    @admin.display(description="state", ordering="next_run_time")
+    def state(self, job: DjangoJob) -> str:
+        if job.next_run_time is None:
+            return format_html('<span class="status-pill quiet">Paused</span>')
+        return format_html('<span class="status-pill good">Scheduled</span>')
+
+    @admin.display(description="last run", ordering="last_run_at")
+    def last_run(self, job: DjangoJob) -> str:
+        return moment(job.last_run_at)
+
+    @admin.display(description="runs kept", ordering="run_count")
+    def number_runs(self, job: DjangoJob) -> int:
+        return job.run_count or 0
+
+    @admin.display(description="average run", ordering="average_seconds")
+    def average_duration(self, job: DjangoJob) -> str:
+        return seconds(job.average_seconds)
+
+    @admin.display(description="runs")
+    def runs(self, job: DjangoJob) -> str:
+        url = reverse("admin:django_apscheduler_djangojobexecution_changelist")
+        return format_html('<a href="{}?job__id__exact={}">Its runs</a>', url, job.pk)
+
+
+@admin.register(DjangoJobExecution)
+class JobExecutionAdmin(ReadOnlyAdmin):
+    """Each run of a job, as the scheduler recorded it (the prune job deletes old ones)."""
+
+    list_display = ("moment_run_time", "job_link", "status_pill", "run_seconds", "text_exception")
+    list_filter = ("status",)
+    search_fields = ("job__id", "exception")
+    date_hierarchy = "run_time"
+    show_full_result_count = False
+    fields = ("job_link", "status_pill", "moment_run_time", "run_seconds", "exception",
+              "traceback")  # fmt: skip
+    readonly_fields = fields
+
+    moment_run_time = moment_column("run_time", "run at")
+    status_pill = status_column("status", "status", EXECUTION_STATUSES)
+
+    @admin.display(description="job", ordering="job_id")
+    def job_link(self, execution: DjangoJobExecution) -> str:
+        url = reverse("admin:django_apscheduler_djangojob_change", args=[execution.job_id])
+        return format_html('<a href="{}">{}</a>', url, execution.job_id)
+
+    @admin.display(description="took", ordering="duration")
+    def run_seconds(self, execution: DjangoJobExecution) -> str:
+        return seconds(execution.duration)
+
+    @admin.display(description="error")
+    def text_exception(self, execution: DjangoJobExecution) -> str:
+        return execution.exception or ""

@@ -86,7 +86,8 @@ class Invoice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.number} {self.amount} ({self.status})"
+        # "INV-2026-000001 · Ikram Khan · Globalnet Bronze" (reads the customer: select_related).
+        return f"{self.number} · {self.user.name} · {self.plan_name}"
 
 
 class InvoiceNumberSequence(models.Model):
@@ -133,4 +134,6 @@ class BillingFailure(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Billing of customer {self.user_id} failing ({self.attempts}x)"
+        # "Billing of Ikram Khan failing (3 runs)" (reads the customer: select_related it).
+        runs = "1 run" if self.attempts == 1 else f"{self.attempts} runs"
+        return f"Billing of {self.user.name} failing ({runs})"

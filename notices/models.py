@@ -79,7 +79,8 @@ class Notice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} to {self.phone} ({self.status})"
+        # "Renewal reminder · Ikram Khan · +8801712345678" (reads the customer: select_related).
+        return f"{self.get_kind_display()} · {self.customer.name} · {self.phone}"
 
 
 class NoticeEventSeen(models.Model):

@@ -103,7 +103,8 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.plan_name} for {self.user_id} ({self.status})"
+        # "Globalnet Bronze · Ikram Khan (#5)" (reads the customer: select_related it).
+        return f"{self.plan_name} · {self.user.name} (#{self.pk})"
 
     @property
     def is_active(self) -> bool:
@@ -236,4 +237,5 @@ class PlanChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.from_plan_name} → {self.plan_name} ({self.status})"
+        # "Globalnet Bronze → Globalnet Gold · Ikram Khan" (reads subscription__user).
+        return f"{self.from_plan_name} → {self.plan_name} · {self.subscription.user.name}"

@@ -76,7 +76,8 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_id} → {self.endpoint_id} ({self.status})"
+        # "invoice.paid evt_… → https://…" (reads the event and the endpoint: select_related).
+        return f"{self.event.type} {self.event.public_id} → {self.endpoint.url}"
 
 
 class WebhookAttempt(models.Model):
@@ -97,7 +98,9 @@ class WebhookAttempt(models.Model):
         indexes = [models.Index(fields=["delivery", "-id"], name="webhooks_attempt_delivery")]
 
     def __str__(self) -> str:
-        return f"{self.delivery_id} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"
+        # "Attempt at 2026-12-03 14:05:09 → https://… (HTTP 500)": its own fields only.
+        answer = f"HTTP {self.status_code}" if self.status_code is not None else "no answer"
+        return f"Attempt at {self.attempted_at:%Y-%m-%d %H:%M:%S} → {self.url} ({answer})"
 
     @property
     def succeeded(self) -> bool:

@@ -66,7 +66,10 @@ def test_admin_action_refusals_are_shown_not_raised(admin_client, customer, bron
 
     response = act(admin_client, "cancel", subscription)
 
-    assert "Plan is not cancellable" in response.content.decode()
+    page = response.content.decode()
+    # Worded for the operator (the customer's API says "Plan is not cancellable").
+    assert f"Globalnet Bronze · {customer.name} (#{subscription.pk}): its plan can" in page
+    assert "pause it instead" in page
     subscription.refresh_from_db()
     assert subscription.status == "active"
 
