@@ -26,24 +26,28 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import pickle
 import queue
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, timedelta
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.util import obj_to_ref
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 from django_apscheduler.jobstores import DjangoJobStore
+from django_apscheduler.models import DjangoJob, DjangoJobExecution
+from django_apscheduler.util import get_django_internal_datetime
 
 from core import runtime
 from events.models import Event, EventType
@@ -67,6 +71,9 @@ SUBSCRIPTION_EVENTS = [value for value in EventType.values if value.startswith("
 FULL_RECONCILE_EVERY = timedelta(minutes=10)
 
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+BILL_FUNC_REF = obj_to_ref(jobs.bill_subscription)
+# Subscriptions (and job rows) a reconcile reads and writes at a time.
+PAGE_SIZE = 1000
 # The first pause after a failed start; it doubles up to SCHEDULER_MAX_BACKOFF_SECONDS.
 FIRST_BACKOFF_SECONDS = 1.0
 
@@ -86,6 +93,16 @@ class _Scheduler(BackgroundScheduler):
             if self.state == STATE_STOPPED:
                 return None
             return super()._process_jobs()
+
+
+def make_scheduler() -> _Scheduler:
+    """An APScheduler scheduler on the database's job store (not started)."""
+    return _Scheduler(
+        jobstores={"default": DjangoJobStore()},
+        executors={"default": ThreadPoolExecutor(settings.SCHEDULER_WORKERS)},
+        job_defaults=JOB_DEFAULTS,
+        timezone=UTC,
+    )
 
 
 def job_id(subscription_id: int) -> str:
@@ -188,12 +205,7 @@ class BillingScheduler:
 
     def _lead(self) -> None:
         started = time.monotonic()
-        self.scheduler = _Scheduler(
-            jobstores={"default": DjangoJobStore()},
-            executors={"default": ThreadPoolExecutor(settings.SCHEDULER_WORKERS)},
-            job_defaults=JOB_DEFAULTS,
-            timezone=UTC,
-        )
+        self.scheduler = make_scheduler()
         self.scheduler.start(paused=True)
         now = timezone.now()
         report = billing.bill_due()  # each customer's clock read under their lock
@@ -289,73 +301,255 @@ class BillingScheduler:
         self._watermark = now
         return len(ids)
 
-    def sync(self, subscription_ids: Iterable[int]) -> None:
+    def sync(self, subscription_ids: Iterable[int]) -> ReconcileReport:
+        """Bring these subscriptions' jobs in step (a job removed for those no longer live)."""
         ids = sorted(set(subscription_ids))
-        found = {s.pk: s for s in Subscription.objects.filter(pk__in=ids)}
-        for subscription_id in ids:
-            self._sync_one(subscription_id, found.get(subscription_id))
+        report = ReconcileReport()
+        for start in range(0, len(ids), PAGE_SIZE):
+            page = ids[start : start + PAGE_SIZE]
+            live = Subscription.objects.filter(pk__in=page, status__in=Subscription.LIVE_STATUSES)
+            terms = {row.pk: row for row in _terms(live)}
+            self._reconcile_page(page, terms, report, log_each=True)
+        return report
 
-    def reconcile_all(self) -> None:
-        """A job for every live subscription, paused exactly when not active; none for the rest."""
-        live = {s.pk: s for s in Subscription.objects.filter(status__in=Subscription.LIVE_STATUSES)}
-        existing = {
-            job.id: job for job in self.scheduler.get_jobs() if job.id.startswith(JOB_PREFIX)
-        }
-        for job in existing.values():
-            subscription_id = int(job.id.removeprefix(JOB_PREFIX))
-            if subscription_id not in live:
-                self._remove(job.id)
-        for subscription in live.values():
-            self._sync_one(subscription.pk, subscription, existing.get(job_id(subscription.pk)))
+    def reconcile_all(self) -> ReconcileReport:
+        """
+        A job for every live subscription, paused exactly when not active; none for the rest.
 
-    def _sync_one(self, subscription_id: int, subscription: Subscription | None, job=None) -> None:
-        identifier = job_id(subscription_id)
-        if subscription is None or not subscription.is_live:
-            self._remove(identifier)
-            return
-        wanted_next = subscription.next_boundary_at if subscription.is_active else None
-        job = job or self.scheduler.get_job(identifier)
-        if job is not None and not _trigger_follows(job.trigger, subscription):
-            # A change of plan started a new term: another interval from another start.
-            self._remove(identifier)
-            job = None
-        if (
-            job is not None
-            and wanted_next is not None
-            and job.next_run_time is not None
-            and wanted_next <= timezone.now() < job.next_run_time
-        ):
-            # Its run came and went, and the subscription is still due: billing that customer
-            # failed. Pulling the job back into the past would rerun it at once, on every
-            # reconcile; the sweep retries it instead.
-            return
-        if job is None:
-            self.scheduler.add_job(
-                jobs.bill_subscription,
-                IntervalTrigger(
-                    seconds=subscription.period_seconds,
-                    start_date=subscription.term_start_at,
-                    end_date=subscription.end_at,
-                    timezone=UTC,
-                ),
-                args=[subscription.pk],
-                id=identifier,
-                name=f"Bill subscription {subscription.pk} ({subscription.plan_name})",
-                next_run_time=wanted_next,
-                replace_existing=True,
+        In pages, so memory stays flat at any size: the live subscriptions in keyset pages of
+        ids, each compared with the job rows of the same ids (missing ones created in bulk);
+        then the job rows in pages of their ids, those of subscriptions no longer live removed
+        in bulk.
+        """
+        report = ReconcileReport()
+        live = Subscription.objects.filter(status__in=Subscription.LIVE_STATUSES)
+        after = 0
+        while True:
+            terms = _terms(live.filter(pk__gt=after).order_by("pk")[:PAGE_SIZE])
+            if not terms:
+                break
+            after = terms[-1].pk
+            self._reconcile_page([row.pk for row in terms], {row.pk: row for row in terms}, report)
+        self._remove_stale(report)
+        if report.changed:
+            logger.info("Jobs reconciled: %s", report)
+        return report
+
+    def _reconcile_page(
+        self,
+        subscription_ids: list[int],
+        terms: dict[int, _Term],
+        report: ReconcileReport,
+        *,
+        log_each: bool = False,
+    ) -> None:
+        """Bring the jobs of these subscriptions (``terms``: the live ones among them) in step,
+        reading their job rows and writing the changes in a few statements. Under the
+        scheduler's job store lock: its main loop, which moves a job's next run time after a
+        run, does not write between our read and our write."""
+        identifiers = [job_id(pk) for pk in subscription_ids]
+        store: DjangoJobStore = self.scheduler._lookup_jobstore("default")
+        with self.scheduler._jobstores_lock:
+            states = dict(
+                DjangoJob.objects.filter(id__in=identifiers)
+                .order_by()
+                .values_list("id", "job_state")
             )
-            logger.info("Job %s added (next run %s)", identifier, wanted_next)
-        elif job.next_run_time != wanted_next:
-            # next_run_time None is APScheduler's "paused".
-            self.scheduler.modify_job(identifier, next_run_time=wanted_next)
-            logger.info("Job %s %s", identifier, "paused" if wanted_next is None else "resumed")
+            now = timezone.now()
+            added: list[DjangoJob] = []
+            changed: list[DjangoJob] = []
+            removed: list[str] = []
+            for subscription_id, identifier in zip(subscription_ids, identifiers, strict=True):
+                term = terms.get(subscription_id)
+                stored = states.get(identifier)
+                if term is None:
+                    if stored is not None:
+                        removed.append(identifier)
+                    continue
+                wanted_next = term.next_boundary_at if term.is_active else None
+                state = _load_state(stored) if stored is not None else None
+                if state is not None and not _trigger_follows(state["trigger"], term):
+                    # A change of plan started a new term: another interval from another start.
+                    state = None
+                if state is None:
+                    row = _job_row(_job_state(term, wanted_next), store.pickle_protocol)
+                    (added if stored is None else changed).append(row)
+                    report.added += stored is None
+                    report.replaced += stored is not None
+                    if log_each:
+                        logger.info("Job %s added (next run %s)", identifier, wanted_next)
+                    continue
+                next_run = state["next_run_time"]
+                if next_run == wanted_next:
+                    continue
+                if None not in (wanted_next, next_run) and wanted_next <= now < next_run:
+                    # Its run came and went, and the subscription is still due: billing that
+                    # customer failed. Pulling the job back into the past would rerun it at
+                    # once, on every reconcile; the sweep retries it instead.
+                    continue
+                # next_run_time None is APScheduler's "paused".
+                state["next_run_time"] = wanted_next
+                changed.append(_job_row(state, store.pickle_protocol))
+                if wanted_next is None:
+                    report.paused += 1
+                else:
+                    report.moved += 1
+                if log_each:
+                    logger.info(
+                        "Job %s %s", identifier, "paused" if wanted_next is None else "resumed"
+                    )
+            if added or changed or removed:
+                with transaction.atomic():
+                    if removed:
+                        _delete_jobs(removed)
+                    if added:
+                        DjangoJob.objects.bulk_create(added)
+                    if changed:
+                        DjangoJob.objects.bulk_update(changed, ["next_run_time", "job_state"])
+        report.removed += len(removed)
+        if log_each:
+            for identifier in removed:
+                logger.info("Job %s removed", identifier)
+        if (added or changed or removed) and self.scheduler.state == STATE_RUNNING:
+            self.scheduler.wakeup()  # a job may now be due sooner than the loop's next wake-up
 
-    def _remove(self, identifier: str) -> None:
-        try:
-            self.scheduler.remove_job(identifier)
-        except JobLookupError:
-            return
-        logger.info("Job %s removed", identifier)
+    def _remove_stale(self, report: ReconcileReport) -> None:
+        """Remove the jobs of subscriptions no longer live (or gone), reading the job rows in
+        keyset pages of their ids."""
+        rows = DjangoJob.objects.filter(id__startswith=JOB_PREFIX).order_by("id")
+        after = ""
+        while True:
+            identifiers = list(rows.filter(id__gt=after).values_list("id", flat=True)[:PAGE_SIZE])
+            if not identifiers:
+                return
+            after = identifiers[-1]
+            owners = {identifier: _subscription_id(identifier) for identifier in identifiers}
+            live = set(
+                Subscription.objects.filter(
+                    pk__in=[pk for pk in owners.values() if pk is not None],
+                    status__in=Subscription.LIVE_STATUSES,
+                ).values_list("pk", flat=True)
+            )
+            stale = [identifier for identifier, pk in owners.items() if pk not in live]
+            if not stale:
+                continue
+            with self.scheduler._jobstores_lock, transaction.atomic():
+                _delete_jobs(stale)
+            report.removed += len(stale)
+            for identifier in stale:
+                logger.info("Job %s removed", identifier)
+            if self.scheduler.state == STATE_RUNNING:
+                self.scheduler.wakeup()
+
+
+@dataclass
+class ReconcileReport:
+    added: int = 0
+    replaced: int = 0  # their trigger did not follow the subscription's current term
+    moved: int = 0  # next run moved (resumed, or a new period start)
+    paused: int = 0
+    removed: int = 0
+
+    @property
+    def changed(self) -> int:
+        return self.added + self.replaced + self.moved + self.paused + self.removed
+
+    def __str__(self) -> str:
+        return (
+            f"{self.added} added, {self.replaced} replaced, {self.moved} moved, "
+            f"{self.paused} paused, {self.removed} removed"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """What a subscription's job follows: read with only these columns (no model instance)."""
+
+    pk: int
+    status: str
+    next_boundary_at: datetime
+    period_seconds: int
+    term_start_at: datetime
+    end_at: datetime
+    plan_name: str
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in Subscription.SERVING_STATUSES
+
+    @property
+    def period_length(self) -> timedelta:
+        return timedelta(seconds=self.period_seconds)
+
+
+_TERM_FIELDS = [field.name for field in fields(_Term)]
+
+
+def _terms(subscriptions) -> list[_Term]:
+    return [_Term(*row) for row in subscriptions.values_list(*_TERM_FIELDS)]
+
+
+def _job_state(term: _Term, next_run_time: datetime | None) -> dict:
+    """
+    The state of the job APScheduler makes for ``term``'s subscription, exactly as
+    ``scheduler.add_job(jobs.bill_subscription, IntervalTrigger(...), args=[pk], id=...,
+    name=..., next_run_time=...)`` with ``JOB_DEFAULTS`` makes it and ``Job.__getstate__``
+    returns it (the same keys in the same order; a test compares the stored bytes).
+    """
+    return {
+        "version": 1,
+        "id": job_id(term.pk),
+        "func": BILL_FUNC_REF,
+        "trigger": IntervalTrigger(
+            seconds=term.period_seconds,
+            start_date=term.term_start_at,
+            end_date=term.end_at,
+            timezone=UTC,
+        ),
+        "executor": "default",
+        "args": (term.pk,),
+        "kwargs": {},
+        "name": f"Bill subscription {term.pk} ({term.plan_name})",
+        "misfire_grace_time": JOB_DEFAULTS["misfire_grace_time"],
+        "coalesce": JOB_DEFAULTS["coalesce"],
+        "max_instances": JOB_DEFAULTS["max_instances"],
+        "next_run_time": next_run_time,
+    }
+
+
+def _job_row(state: dict, protocol: int) -> DjangoJob:
+    """The job store's row for a job state, as ``DjangoJobStore.add_job``/``update_job``
+    write it."""
+    return DjangoJob(
+        id=state["id"],
+        next_run_time=get_django_internal_datetime(state["next_run_time"]),
+        job_state=pickle.dumps(state, protocol),
+    )
+
+
+def _load_state(job_state: bytes) -> dict | None:
+    """A stored job's state (``Job.__getstate__``), without making a ``Job``; None when it can't
+    be read (it is then written afresh)."""
+    try:
+        # Our own job store's rows, which django-apscheduler unpickles the same way.
+        state = pickle.loads(job_state)  # noqa: S301
+    except Exception:
+        logger.exception("A scheduler job's state could not be read; it is written afresh")
+        return None
+    return state if isinstance(state, dict) and "trigger" in state else None
+
+
+def _delete_jobs(identifiers: list[str]) -> None:
+    """Delete job rows and their executions (django-apscheduler's cascade) in two statements."""
+    DjangoJobExecution.objects.filter(job_id__in=identifiers).delete()
+    DjangoJob.objects.filter(id__in=identifiers).delete()
+
+
+def _subscription_id(identifier: str) -> int | None:
+    try:
+        return int(identifier.removeprefix(JOB_PREFIX))
+    except ValueError:
+        return None
 
 
 # --- The process's scheduler ------------------------------------------------------------------

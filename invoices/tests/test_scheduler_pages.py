@@ -1,0 +1,297 @@
+"""
+The scheduler's reconcile at a few thousand subscriptions: in pages, jobs created and removed in
+bulk, byte for byte the rows APScheduler's ``add_job`` writes; queries bounded per page, memory
+not growing with the number of subscriptions, no job list unpickled whole.
+"""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from apscheduler.triggers.interval import IntervalTrigger
+from django.db import connection
+from django_apscheduler.jobstores import DjangoJobStore
+from django_apscheduler.models import DjangoJob, DjangoJobExecution
+
+from accounts.models import User
+from invoices import jobs, scheduler
+from plans.models import Plan
+from subscriptions.models import Subscription
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+PERIOD = timedelta(days=30)
+LIVE = ("active", "past_due", "paused", "suspended")
+
+
+class HeldLock:
+    def acquire(self) -> bool:
+        return True
+
+    def still_held(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def billing_scheduler():
+    """A scheduler on the database's job store, started paused (nothing runs): the state the
+    leader reconciles in before it resumes."""
+    running = scheduler.BillingScheduler(lock=HeldLock())
+    running.scheduler = scheduler.make_scheduler()
+    running.scheduler.start(paused=True)
+    yield running
+    running.scheduler.shutdown(wait=False)
+
+
+@pytest.fixture
+def plan():
+    return Plan.objects.create(name="Bronze", amount=Decimal("500.00"))
+
+
+def subscribe(plan, count, *, statuses=("active",), first=0, seed=1):
+    """``count`` customers with a subscription each, their terms started at different moments
+    of the last period, statuses taken in turn from ``statuses``."""
+    rng = random.Random(seed)  # noqa: S311 (spread start times, not secrets)
+    users = User.objects.bulk_create(
+        User(phone=f"+88019{n:08d}", name=f"Customer {n}", credit=0)
+        for n in range(first, first + count)
+    )
+    subscriptions = []
+    for n, user in enumerate(users):
+        start = NOW - timedelta(seconds=rng.randrange(60, int(PERIOD.total_seconds())))
+        subscriptions.append(
+            Subscription(
+                user=user,
+                plan=plan,
+                plan_name=plan.name,
+                plan_amount=plan.amount,
+                plan_payment_cycle=30,
+                plan_months_validity=12,
+                plan_cancellable=True,
+                period_seconds=int(PERIOD.total_seconds()),
+                status=statuses[n % len(statuses)],
+                start_at=start,
+                term_start_at=start,
+                end_at=start + 12 * PERIOD,
+                next_boundary_at=start + PERIOD,
+                created_at=start,
+            )
+        )
+    return Subscription.objects.bulk_create(subscriptions)
+
+
+def jobs_by_subscription():
+    rows = DjangoJob.objects.filter(id__startswith=scheduler.JOB_PREFIX)
+    return {
+        int(row_id.removeprefix(scheduler.JOB_PREFIX)): next_run
+        for row_id, next_run in rows.values_list("id", "next_run_time")
+    }
+
+
+def wanted(subscription):
+    return subscription.next_boundary_at if subscription.is_active else None
+
+
+def add_job_the_apscheduler_way(running, subscription):
+    """What the scheduler did before the reconcile went in bulk: one ``add_job`` per job."""
+    running.scheduler.add_job(
+        jobs.bill_subscription,
+        IntervalTrigger(
+            seconds=subscription.period_seconds,
+            start_date=subscription.term_start_at,
+            end_date=subscription.end_at,
+            timezone=UTC,
+        ),
+        args=[subscription.pk],
+        id=scheduler.job_id(subscription.pk),
+        name=f"Bill subscription {subscription.pk} ({subscription.plan_name})",
+        next_run_time=wanted(subscription),
+        replace_existing=True,
+    )
+
+
+def test_a_first_reconcile_gives_every_live_subscription_its_job_in_pages(
+    billing_scheduler, plan, monkeypatch
+):
+    monkeypatch.setattr(scheduler, "PAGE_SIZE", 700)
+    statuses = ("active", "active", "paused", "past_due", "suspended", "cancelled", "expired")
+    subscriptions = subscribe(plan, 3000, statuses=statuses)
+
+    report = billing_scheduler.reconcile_all()
+
+    live = [s for s in subscriptions if s.status in LIVE]
+    assert jobs_by_subscription() == {s.pk: wanted(s) for s in live}
+    assert report.added == len(live) and report.changed == len(live)
+    # Active ones run at their next period start; paused and suspended ones are paused.
+    job = billing_scheduler.scheduler.get_job(scheduler.job_id(live[0].pk))
+    assert job.next_run_time == live[0].next_boundary_at
+    assert job.trigger.start_date == live[0].term_start_at
+    assert job.trigger.interval == PERIOD and job.trigger.end_date == live[0].end_at
+    assert job.args == (live[0].pk,) and job.func is jobs.bill_subscription
+    assert job.misfire_grace_time is None and job.coalesce and job.max_instances == 1
+    paused = next(s for s in live if s.status == "paused")
+    assert billing_scheduler.scheduler.get_job(scheduler.job_id(paused.pk)).next_run_time is None
+
+    # A second pass finds everything in step and writes nothing.
+    assert billing_scheduler.reconcile_all().changed == 0
+
+
+def test_bulk_rows_are_byte_for_byte_what_add_job_stores(billing_scheduler, plan):
+    subscriptions = subscribe(plan, 40, statuses=("active", "paused", "past_due", "suspended"))
+    billing_scheduler.reconcile_all()
+    bulk = dict(DjangoJob.objects.values_list("id", "job_state"))
+    bulk_next = dict(DjangoJob.objects.values_list("id", "next_run_time"))
+    DjangoJob.objects.all().delete()
+
+    for subscription in subscriptions:
+        add_job_the_apscheduler_way(billing_scheduler, subscription)
+
+    assert {k: bytes(v) for k, v in DjangoJob.objects.values_list("id", "job_state")} == {
+        k: bytes(v) for k, v in bulk.items()
+    }
+    assert dict(DjangoJob.objects.values_list("id", "next_run_time")) == bulk_next
+
+
+def test_jobs_made_one_at_a_time_are_found_in_step(billing_scheduler, plan):
+    # A job store written by the scheduler before the bulk reconcile needs no rewriting.
+    subscriptions = subscribe(plan, 30, statuses=("active", "paused"))
+    for subscription in subscriptions:
+        add_job_the_apscheduler_way(billing_scheduler, subscription)
+
+    assert billing_scheduler.reconcile_all().changed == 0
+
+
+def test_jobs_of_subscriptions_no_longer_live_are_removed_with_their_history(
+    billing_scheduler, plan, monkeypatch
+):
+    monkeypatch.setattr(scheduler, "PAGE_SIZE", 300)
+    subscriptions = subscribe(plan, 1000)
+    billing_scheduler.reconcile_all()
+    billing_scheduler.scheduler.add_job(jobs.sweep, "interval", hours=1, id=scheduler.SWEEP_JOB_ID)
+    ended = subscriptions[::7]
+    Subscription.objects.filter(pk__in=[s.pk for s in ended]).update(status="cancelled")
+    gone = subscriptions[5]
+    DjangoJobExecution.objects.create(
+        job_id=scheduler.job_id(gone.pk), status=DjangoJobExecution.SUCCESS, run_time=NOW
+    )
+    Subscription.objects.filter(pk=gone.pk).delete()
+    # A job left behind by a subscription that no longer exists, with an id it never had.
+    DjangoJob.objects.create(id=f"{scheduler.JOB_PREFIX}999999", job_state=b"")
+
+    report = billing_scheduler.reconcile_all()
+
+    kept = {s.pk for s in subscriptions} - {s.pk for s in ended} - {gone.pk}
+    assert set(jobs_by_subscription()) == kept
+    assert report.removed == len({s.pk for s in ended} | {gone.pk}) + 1
+    assert not DjangoJobExecution.objects.exists()
+    assert DjangoJob.objects.filter(id=scheduler.SWEEP_JOB_ID).exists()  # not a subscription's
+
+
+def test_the_reconcile_moves_pauses_and_replaces_what_changed(billing_scheduler, plan):
+    subscriptions = subscribe(plan, 12, statuses=("active",))
+    billing_scheduler.reconcile_all()
+    paused, renewed, changed, failed, untouched = subscriptions[:5]
+    Subscription.objects.filter(pk=paused.pk).update(status="paused")
+    Subscription.objects.filter(pk=renewed.pk).update(
+        next_boundary_at=renewed.next_boundary_at + PERIOD
+    )
+    # A change of plan started a new term now: a weekly period from now on.
+    Subscription.objects.filter(pk=changed.pk).update(
+        term_start_at=NOW, period_seconds=7 * 86400, next_boundary_at=NOW + timedelta(days=7)
+    )
+    # This one's run came (its job moved on) but billing failed: it is still due.
+    Subscription.objects.filter(pk=failed.pk).update(next_boundary_at=NOW - timedelta(hours=1))
+    billing_scheduler.scheduler.modify_job(
+        scheduler.job_id(failed.pk), next_run_time=NOW - timedelta(hours=1) + PERIOD
+    )
+
+    report = billing_scheduler.reconcile_all()
+
+    assert (report.paused, report.moved, report.replaced, report.added) == (1, 1, 1, 0)
+    runs = jobs_by_subscription()
+    assert runs[paused.pk] is None
+    assert runs[renewed.pk] == renewed.next_boundary_at + PERIOD
+    assert runs[changed.pk] == NOW + timedelta(days=7)
+    job = billing_scheduler.scheduler.get_job(scheduler.job_id(changed.pk))
+    assert (job.trigger.start_date, job.trigger.interval) == (NOW, timedelta(days=7))
+    assert runs[failed.pk] == NOW - timedelta(hours=1) + PERIOD  # the sweep retries it
+    assert runs[untouched.pk] == untouched.next_boundary_at
+
+
+def test_sync_brings_the_named_subscriptions_in_step(billing_scheduler, plan):
+    subscriptions = subscribe(plan, 20)
+    billing_scheduler.reconcile_all()
+    cancelled, paused, new = subscriptions[0], subscriptions[1], subscribe(plan, 1, first=99)[0]
+    Subscription.objects.filter(pk=cancelled.pk).update(status="cancelled")
+    Subscription.objects.filter(pk=paused.pk).update(status="paused")
+
+    report = billing_scheduler.sync([cancelled.pk, paused.pk, new.pk, 424242])
+
+    assert (report.removed, report.paused, report.added) == (1, 1, 1)
+    runs = jobs_by_subscription()
+    assert cancelled.pk not in runs and runs[paused.pk] is None
+    assert runs[new.pk] == new.next_boundary_at
+    assert len(runs) == 20
+
+
+def test_a_reconcile_never_unpickles_the_whole_job_list(billing_scheduler, plan, monkeypatch):
+    subscribe(plan, 500)
+    billing_scheduler.reconcile_all()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the whole job list was read")
+
+    monkeypatch.setattr(DjangoJobStore, "get_all_jobs", refuse)
+    monkeypatch.setattr(DjangoJobStore, "_get_jobs", refuse)
+    assert billing_scheduler.reconcile_all().changed == 0
+
+
+@pytest.mark.parametrize("size", [900, 3000])
+def test_queries_are_bounded_per_page(
+    billing_scheduler, plan, monkeypatch, size, django_assert_max_num_queries
+):
+    monkeypatch.setattr(scheduler, "PAGE_SIZE", 300)  # an insert of 300 rows fits in SQLite's
+    subscribe(plan, size)
+    pages = size // 300
+    # Each page: the subscriptions, their job rows, one insert in a transaction (SQLite counts
+    # its BEGIN and COMMIT); then the stale pass: the job ids and which of them are live. Plus
+    # the empty page ending each pass.
+    with django_assert_max_num_queries(5 * pages + 2 * pages + 2):
+        assert billing_scheduler.reconcile_all().added == size
+    # Nothing to write: two reads per page and pass.
+    with django_assert_max_num_queries(2 * pages + 2 * pages + 2):
+        assert billing_scheduler.reconcile_all().changed == 0
+
+
+def test_memory_does_not_grow_with_the_number_of_subscriptions(
+    billing_scheduler, plan, monkeypatch
+):
+    monkeypatch.setattr(scheduler, "PAGE_SIZE", 250)
+    peaks = {}
+    first = 0
+    for size in (500, 2500):
+        subscribe(plan, size - first, first=first)
+        first = size
+        billing_scheduler.reconcile_all()  # create the jobs; then measure a pass over them
+        connection.queries_log.clear()
+        tracemalloc.start()
+        try:
+            assert billing_scheduler.reconcile_all().changed == 0
+            peaks[size] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    # Five times the subscriptions, about the same peak: a page at a time, whatever the size.
+    assert peaks[2500] < 1.5 * peaks[500], peaks
