@@ -1,16 +1,22 @@
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from core.admin import BusinessAdmin, moment_column
 
 from .models import Event
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(BusinessAdmin):
     """The outbox, read-only: events are facts, written only with the change they describe."""
 
-    list_display = ("public_id", "type", "customer", "sequence", "occurred_at", "created_at")
+    list_display = (
+        "public_id", "type", "customer", "number_sequence", "moment_occurred_at",
+        "moment_created_at",
+    )  # fmt: skip
     list_filter = ("type",)
     search_fields = ("public_id", "customer_phone")
     list_select_related = ("customer",)
@@ -27,6 +33,17 @@ class EventAdmin(admin.ModelAdmin):
         "data",
         "payload",
     )
+
+    moment_occurred_at = moment_column("occurred_at", "occurred")
+    moment_created_at = moment_column("created_at", "recorded")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
+        # Its page is titled by str(), which names the customer.
+        return super().get_queryset(request).select_related("customer")
+
+    @admin.display(description="#", ordering="sequence")
+    def number_sequence(self, event: Event) -> int:
+        return event.sequence
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -18,6 +18,7 @@ from django.db.models import Avg, Count, DecimalField, OuterRef, QuerySet, Subqu
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from core.admin import (
@@ -321,8 +322,8 @@ class JobAdmin(ReadOnlyAdmin):
     @admin.display(description="state", ordering="next_run_time")
     def state(self, job: DjangoJob) -> str:
         if job.next_run_time is None:
-            return format_html('<span class="status-pill quiet">Paused</span>')
-        return format_html('<span class="status-pill good">Scheduled</span>')
+            return mark_safe('<span class="status-pill quiet">Paused</span>')
+        return mark_safe('<span class="status-pill good">Scheduled</span>')
 
     @admin.display(description="last run", ordering="last_run_at")
     def last_run(self, job: DjangoJob) -> str:

@@ -3,27 +3,48 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from core.admin import BusinessAdmin, moment_column, status_column
 
 from .models import Notice
 
+STATUSES = {"pending": ("Pending", "warn"), "sent": ("Sent", "good"), "failed": ("Failed", "bad")}
+
 
 @admin.register(Notice)
-class NoticeAdmin(admin.ModelAdmin):
+class NoticeAdmin(BusinessAdmin):
     list_display = [
-        "created_at",
+        "moment_created_at",
         "customer",
         "kind",
-        "text",
-        "status",
-        "attempts",
-        "sent_at",
+        "text_text",
+        "status_pill",
+        "number_attempts",
+        "moment_sent_at",
     ]
     list_filter = ["kind", "status", "language"]
     list_select_related = ["customer"]
     search_fields = ["phone", "text"]
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in Notice._meta.fields]
+
+    moment_created_at = moment_column("created_at", "made")
+    moment_sent_at = moment_column("sent_at", "sent")
+    status_pill = status_column("status", "status", STATUSES)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notice]:
+        # Its page is titled by str(), which names the customer.
+        return super().get_queryset(request).select_related("customer")
+
+    @admin.display(description="text")
+    def text_text(self, notice: Notice) -> str:
+        return notice.text
+
+    @admin.display(description="attempts", ordering="attempts")
+    def number_attempts(self, notice: Notice) -> int:
+        return notice.attempts
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -14,12 +14,24 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.admin import ReadOnlyInline
+from core.admin import (
+    NOTHING,
+    BusinessAdmin,
+    ReadOnlyInline,
+    moment_column,
+    status_column,
+)
 from events.models import EventType
 
 from . import services
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .sending import url_refusal
+
+DELIVERY_STATUSES = {
+    "pending": ("Pending", "warn"),
+    "succeeded": ("Delivered", "good"),
+    "failed": ("Failed", "bad"),
+}
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -44,11 +56,13 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(BusinessAdmin):
     form = WebhookEndpointForm
     list_display = (
-        "url", "is_active", "event_types", "pending", "failed", "failing_since", "disabled_reason",
+        "text_url", "is_active", "event_types", "number_pending", "number_failed",
+        "moment_failing_since", "text_disabled_reason",
     )  # fmt: skip
+    list_display_links = ("text_url",)
     list_filter = ("is_active",)
     search_fields = ("url", "description")
     readonly_fields = (
@@ -66,16 +80,26 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             )
         )
 
+    moment_failing_since = moment_column("failing_since", "failing since")
+
+    @admin.display(description="URL", ordering="url")
+    def text_url(self, endpoint: WebhookEndpoint) -> str:
+        return endpoint.url
+
+    @admin.display(description="why disabled")
+    def text_disabled_reason(self, endpoint: WebhookEndpoint) -> str:
+        return endpoint.disabled_reason
+
     @admin.display(description="events")
     def event_types(self, endpoint: WebhookEndpoint) -> str:
         return ", ".join(endpoint.events) or "all"
 
     @admin.display(description="pending", ordering="pending_count")
-    def pending(self, endpoint: WebhookEndpoint) -> int:
+    def number_pending(self, endpoint: WebhookEndpoint) -> int:
         return endpoint.pending_count
 
     @admin.display(description="failed", ordering="failed_count")
-    def failed(self, endpoint: WebhookEndpoint) -> int:
+    def number_failed(self, endpoint: WebhookEndpoint) -> int:
         return endpoint.failed_count
 
     @admin.display(description="deliveries")
@@ -109,20 +133,29 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
-    fields = ("attempted_at", "status_code", "latency_ms", "error", "response_excerpt")
+    fields = (
+        "moment_attempted_at", "status_code", "number_latency_ms", "error", "response_excerpt",
+    )  # fmt: skip
+    moment_attempted_at = moment_column("attempted_at", "at")
+
+    @admin.display(description="latency (ms)")
+    def number_latency_ms(self, attempt: WebhookAttempt) -> int:
+        return attempt.latency_ms
+
     ordering = ("-id",)
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(BusinessAdmin):
     """Read-only; the action sends the selected deliveries again (same webhook-id and body)."""
 
     list_display = (
-        "event", "event_type", "endpoint", "status", "attempts", "next_attempt_at", "delivered_at",
+        "event", "event_type", "text_endpoint", "status_pill", "number_attempts",
+        "moment_next_attempt_at", "moment_delivered_at",
     )  # fmt: skip
     list_filter = ("status", "event__type", "endpoint")
     search_fields = ("event__public_id", "endpoint__url")
-    list_select_related = ("event", "endpoint")
+    list_select_related = ("event__customer", "endpoint")
     show_full_result_count = False
     fields = (
         "event", "endpoint", "status", "attempts", "next_attempt_at", "lease_until",
@@ -131,6 +164,22 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [WebhookAttemptInline]
     actions = ["redeliver"]
+
+    status_pill = status_column("status", "status", DELIVERY_STATUSES)
+    moment_next_attempt_at = moment_column("next_attempt_at", "next attempt")
+    moment_delivered_at = moment_column("delivered_at", "delivered")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
+        # Its page is titled by str(), which names the event, its customer and the endpoint.
+        return super().get_queryset(request).select_related("event__customer", "endpoint")
+
+    @admin.display(description="endpoint", ordering="endpoint__url")
+    def text_endpoint(self, delivery: WebhookDelivery) -> str:
+        return delivery.endpoint.url
+
+    @admin.display(description="attempts", ordering="attempts")
+    def number_attempts(self, delivery: WebhookDelivery) -> int:
+        return delivery.attempts
 
     @admin.display(description="type", ordering="event__type")
     def event_type(self, delivery: WebhookDelivery) -> str:
@@ -155,14 +204,34 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookAttempt)
-class WebhookAttemptAdmin(admin.ModelAdmin):
-    list_display = ("delivery", "attempted_at", "status_code", "latency_ms", "error")
+class WebhookAttemptAdmin(BusinessAdmin):
+    list_display = (
+        "moment_attempted_at", "delivery", "number_status_code", "number_latency_ms", "text_error",
+    )  # fmt: skip
     list_filter = ("status_code",)
-    list_select_related = ("delivery",)
+    list_select_related = ("delivery__event__customer", "delivery__endpoint")
     show_full_result_count = False
     readonly_fields = (
         "delivery", "attempted_at", "url", "status_code", "latency_ms", "error", "response_excerpt",
     )  # fmt: skip
+
+    moment_attempted_at = moment_column("attempted_at", "at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookAttempt]:
+        related = ("delivery__event__customer", "delivery__endpoint")
+        return super().get_queryset(request).select_related(*related)
+
+    @admin.display(description="HTTP status", ordering="status_code")
+    def number_status_code(self, attempt: WebhookAttempt) -> int | str:
+        return attempt.status_code if attempt.status_code is not None else NOTHING
+
+    @admin.display(description="latency (ms)", ordering="latency_ms")
+    def number_latency_ms(self, attempt: WebhookAttempt) -> int:
+        return attempt.latency_ms
+
+    @admin.display(description="error")
+    def text_error(self, attempt: WebhookAttempt) -> str:
+        return attempt.error
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
