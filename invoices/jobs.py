@@ -14,6 +14,7 @@ billing never waits for the broker to come back.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.db import close_old_connections
 from django_apscheduler.models import DjangoJobExecution
@@ -63,6 +64,20 @@ def sweep() -> None:
             logger.info("Billing sweep: %s", report)
     finally:
         close_old_connections()
+
+
+def catch_up(*, now: datetime) -> str:
+    """
+    A new leader's catch-up, before its jobs run: bill every customer with something due by
+    ``now`` here, or with a broker enqueue them for the workers (here if the broker refuses).
+    Each customer's clock is read under their lock either way. Returns what it did, for the log.
+    """
+    if celery_tasks.enabled():
+        try:
+            return f"{tasks.due_enqueue(now=now)} customer(s) queued for the workers"
+        except Exception:
+            logger.exception("Could not queue the catch-up; billing here")
+    return str(billing.bill_due())
 
 
 def prune_history() -> None:

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 # Seconds a sweep's batch may wait in the queue, at least (see due_enqueue).
 SWEEP_EXPIRES_MIN = 60
+# Customer ids read at a time to enqueue (one query each), then cut into batches.
+LIST_PAGE = 5000
 
 
 @shared_task(name="invoices.bill_subscription")
@@ -76,7 +78,8 @@ def due_enqueue(*, now: datetime | None = None, batch: int | None = None) -> int
     queued = 0
     # The engine's own keyset pages of whom bill_due visits, so the two can't differ and memory
     # stays flat (a public name for them is wanted in billing.py, which this change doesn't own).
-    for user_ids in billing._customer_pages(now or timezone.now(), batch):
-        bill_customers.apply_async(args=[user_ids], expires=expires)
-        queued += len(user_ids)
+    for page in billing._customer_pages(now or timezone.now(), max(batch, LIST_PAGE)):
+        for start in range(0, len(page), batch):
+            bill_customers.apply_async(args=[page[start : start + batch]], expires=expires)
+        queued += len(page)
     return queued

@@ -164,6 +164,34 @@ def test_the_sweep_bills_the_same_with_or_without_workers(bronze, settings, work
     assert billing.bill_due_count(now=SWEEP) == 0
 
 
+def test_a_new_leaders_catch_up_is_queued_for_the_workers_with_a_broker(customer, bronze):
+    top_up(customer, "1500.00", now=START)
+    subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=bronze.pk, now=START)
+    moment = START + 2 * PERIOD + timedelta(minutes=1)
+
+    with time_machine.travel(moment, tick=False):
+        with broker("memory://"):
+            assert jobs.catch_up(now=moment) == "1 customer(s) queued for the workers"
+            [(name, args)] = queued("billing")
+        assert periods(subscription) == [(0, "paid")]
+        assert (name, args) == ("invoices.bill_customers", [[customer.pk]])
+        app.tasks[name].apply(args=args)
+
+    assert periods(subscription) == [(0, "paid"), (1, "paid"), (2, "paid")]
+
+
+def test_without_a_broker_the_catch_up_bills_in_the_scheduler(customer, bronze):
+    top_up(customer, "1500.00", now=START)
+    subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=bronze.pk, now=START)
+    moment = START + 2 * PERIOD + timedelta(minutes=1)
+
+    with time_machine.travel(moment, tick=False):
+        report = jobs.catch_up(now=moment)
+
+    assert report.startswith("customers: 1, invoices paid: 2,")
+    assert periods(subscription) == [(0, "paid"), (1, "paid"), (2, "paid")]
+
+
 def test_without_a_broker_the_leader_runs_the_relays_itself(db):
     background.relays_start()
     try:
