@@ -179,6 +179,10 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
+# Seconds the account behind a token (active? password unchanged? staff? language) is kept in the
+# cache instead of read on every request (core.authentication); saving an account forgets it at
+# once. 0 (the default) reads it every time. Only with a cache every process shares (Redis).
+AUTH_USER_CACHE_SECONDS = env_int("AUTH_USER_CACHE_SECONDS", 0)
 
 # --- Phones, OTP and SMS ------------------------------------------------------------------------
 
