@@ -81,24 +81,52 @@ def seed(size: int):
     return now
 
 
+def backend_cpu_seconds() -> float:
+    """CPU time used so far by this connection's PostgreSQL backend (on this machine)."""
+    import os
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0  # PostgreSQL on another machine
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_bill_due(size: int) -> None:
+    """The batch run (pages of invoices.billing.BATCH_SIZE customers): invoices per second,
+    statements per invoice, and the CPU each invoice costs in Python and in PostgreSQL's backend
+    (what the rate would be on an idle machine, whatever else runs on this one)."""
     from django.db import connection, connections
 
-    from invoices.billing import bill_due
+    from invoices.billing import BATCH_SIZE, bill_due
 
     connections.close_all()
     recreate_database()
     migrate()
     now = seed(size)
     counter = QueryCounter()
+    rss_before = rss_mib()
+    backend_before = backend_cpu_seconds()
+    cpu_before = time.process_time()
     started = time.perf_counter()
     with connection.execute_wrapper(counter):
         report = bill_due(now=now)
     elapsed = time.perf_counter() - started
+    python_ms = (time.process_time() - cpu_before) * 1000
+    backend_ms = (backend_cpu_seconds() - backend_before) * 1000
     invoices = report.invoices_paid + report.invoices_unpaid
     print(
         f"bill_due, {size:>7,} due subscriptions: {invoices:,} invoices in {elapsed:6.1f} s = "
-        f"{invoices / elapsed:7.0f} invoices/s, {counter.count / invoices:.1f} queries/invoice"
+        f"{invoices / elapsed:7.0f} invoices/s, {counter.count / invoices:.3f} queries/invoice "
+        f"({counter.count:,} in pages of {BATCH_SIZE}); CPU per invoice: Python "
+        f"{python_ms / invoices:.3f} ms + PostgreSQL {backend_ms / invoices:.3f} ms "
+        f"(= {invoices / ((python_ms + backend_ms) / 1000):,.0f} invoices per CPU-second); "
+        f"memory +{rss_mib() - rss_before:.0f} MiB"
     )
 
 
