@@ -18,6 +18,8 @@ from django.utils.html import format_html
 from core.admin import (
     BusinessMedia,
     ReadOnlyInline,
+    customer_column,
+    date_column,
     moment_column,
     money,
     money_column,
@@ -50,8 +52,24 @@ class CustomerChangeForm(UserChangeForm):
 class PhoneNumberInline(admin.TabularInline):
     model = PhoneNumber
     extra = 0
-    fields = ("phone", "is_primary", "is_verified", "verified_at", "created_at")
-    readonly_fields = ("is_primary", "verified_at", "created_at")
+    fields = ("phone", "is_primary", "is_verified", "moment_verified_at", "moment_created_at")
+    readonly_fields = ("is_primary", "moment_verified_at", "moment_created_at")
+
+    moment_verified_at = moment_column("verified_at", "verified")
+    moment_created_at = moment_column("created_at", "added")
+
+
+def _with_invoice_numbers(queryset: QuerySet[CreditTransaction]) -> QuerySet[CreditTransaction]:
+    """Each ledger line with the number of the invoice it paid (``invoice_id`` is no key)."""
+    number = Invoice.objects.filter(pk=OuterRef("invoice_id")).values("number")[:1]
+    return queryset.annotate(invoice_number_=Subquery(number))
+
+
+def _invoice_link(entry: CreditTransaction) -> str:
+    if entry.invoice_id is None:
+        return ""
+    url = reverse("admin:invoices_invoice_change", args=[entry.invoice_id])
+    return format_html('<a href="{}">{}</a>', url, entry.invoice_number_ or entry.invoice_id)
 
 
 class CreditTransactionInline(admin.TabularInline):
@@ -62,8 +80,9 @@ class CreditTransactionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = f"Latest {LEDGER_LINES_SHOWN} credit transactions"
-    fields = ("moment_created_at", "kind", "money_amount", "money_balance_after", "invoice_id",
-              "note", "created_by")  # fmt: skip
+    classes = ["history-inline"]
+    fields = ("moment_created_at", "kind", "money_amount", "money_balance_after",
+              "invoice_number", "note", "staff")  # fmt: skip
     readonly_fields = fields
 
     moment_created_at = moment_column("created_at", "when")
@@ -73,7 +92,15 @@ class CreditTransactionInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest):
         queryset = super().get_queryset(request).select_related("created_by")
         latest = queryset.order_by("-created_at", "-id").values_list("pk", flat=True)
-        return queryset.filter(pk__in=list(latest[:LEDGER_LINES_SHOWN]))
+        return _with_invoice_numbers(queryset.filter(pk__in=list(latest[:LEDGER_LINES_SHOWN])))
+
+    @admin.display(description="invoice")
+    def invoice_number(self, entry: CreditTransaction) -> str:
+        return _invoice_link(entry)
+
+    @admin.display(description="by")
+    def staff(self, entry: CreditTransaction) -> str:
+        return entry.created_by.name if entry.created_by else ""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -86,16 +113,20 @@ class SubscriptionInline(ReadOnlyInline):
     """The customer's subscriptions, newest first; each opens on its own page."""
 
     model = Subscription
-    fields = ("plan_name", "money_plan_amount", "status_pill", "moment_start_at",
+    fields = ("subscription", "plan_name", "money_plan_amount", "status_pill", "moment_start_at",
               "moment_next_boundary_at", "moment_end_at")  # fmt: skip
-    show_change_link = True
     ordering = ("-created_at", "-id")
+
+    @admin.display(description="#")
+    def subscription(self, subscription: Subscription) -> str:
+        url = reverse("admin:subscriptions_subscription_change", args=[subscription.pk])
+        return format_html('<a href="{}">#{}</a>', url, subscription.pk)
 
     money_plan_amount = money_column("plan_amount", "amount")
     status_pill = status_column("status", "status", SUBSCRIPTION_STATUSES)
-    moment_start_at = moment_column("start_at", "bought")
+    moment_start_at = date_column("start_at", "bought")
     moment_next_boundary_at = moment_column("next_boundary_at", "next boundary")
-    moment_end_at = moment_column("end_at", "ends")
+    moment_end_at = date_column("end_at", "term ends")
 
 
 # Who may do what: staff who are not superusers need permissions; customers never use any.
@@ -123,7 +154,7 @@ class UserAdmin(BaseUserAdmin):
     Media = BusinessMedia
 
     money_credit = money_column("credit", "credit")
-    moment_date_joined = moment_column("date_joined", "joined")
+    moment_date_joined = date_column("date_joined", "joined")
 
     @admin.display(description="credit")
     def credit_balance(self, obj: User) -> str:
@@ -276,8 +307,8 @@ class CreditTransactionAdmin(admin.ModelAdmin):
     """The ledger is append-only: lines are never edited; "add" makes a staff adjustment."""
 
     form = CreditAdjustmentForm
-    list_display = ("moment_created_at", "user", "kind", "money_amount", "money_balance_after",
-                    "invoice_number", "created_by")  # fmt: skip
+    list_display = ("moment_created_at", "customer_user", "kind", "money_amount",
+                    "money_balance_after", "invoice_number", "staff")  # fmt: skip
     list_filter = ("kind", "created_at")
     search_fields = ("user__phone", "user__name", "note")
     list_select_related = ("user", "created_by")
@@ -285,25 +316,22 @@ class CreditTransactionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     Media = BusinessMedia
 
+    customer_user = customer_column("user")
     moment_created_at = moment_column("created_at", "when")
     money_amount = money_column("amount", "amount")
     money_balance_after = money_column("balance_after", "balance after")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CreditTransaction]:
-        number = Invoice.objects.filter(pk=OuterRef("invoice_id")).values("number")[:1]
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("user", "created_by")
-            .annotate(invoice_number_=Subquery(number))
-        )
+        queryset = super().get_queryset(request).select_related("user", "created_by")
+        return _with_invoice_numbers(queryset)
 
     @admin.display(description="invoice", ordering="invoice_id")
     def invoice_number(self, entry: CreditTransaction) -> str:
-        if entry.invoice_id is None:
-            return ""
-        url = reverse("admin:invoices_invoice_change", args=[entry.invoice_id])
-        return format_html('<a href="{}">{}</a>', url, entry.invoice_number_ or entry.invoice_id)
+        return _invoice_link(entry)
+
+    @admin.display(description="by", ordering="created_by__name")
+    def staff(self, entry: CreditTransaction) -> str:
+        return entry.created_by.name if entry.created_by else ""
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         form = super().get_form(request, obj, change=change, **kwargs)

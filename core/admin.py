@@ -60,6 +60,7 @@ class ReadOnlyInline(admin.TabularInline):
 
     extra = 0
     can_delete = False
+    classes = ["history-inline"]  # core/admin.css: no title line above each row
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.fields
@@ -137,6 +138,30 @@ def status_column(
         return format_html('<span class="status-pill {}">{}</span>', tone, label)
 
     column.__name__ = f"status_{field}"
+    return column
+
+
+def date_column(field: str, description: str) -> Callable[[Any, Any], str]:
+    """A list column for the day of a date and time (``2026-12-03``, in the server's zone)."""
+
+    @admin.display(description=description, ordering=field)
+    def column(self: Any, obj: Any) -> str:
+        value = getattr(obj, field)
+        return NOTHING if value is None else timezone.localtime(value).strftime("%Y-%m-%d")
+
+    column.__name__ = f"moment_{field}"
+    return column
+
+
+def customer_column(path: str = "user", description: str = "customer") -> Callable[[Any, Any], str]:
+    """A list column with the customer's name (their phone is on their page and searchable);
+    the list selects ``path`` with its rows."""
+
+    @admin.display(description=description, ordering=f"{path}__name")
+    def column(self: Any, obj: Any) -> str:
+        return getattr(obj, path).name
+
+    column.__name__ = f"customer_{path}"
     return column
 
 

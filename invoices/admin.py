@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Avg, Count, DecimalField, OuterRef, QuerySet, Subquery
+from django.db.models import Avg, Count, DecimalField, F, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
@@ -25,6 +25,8 @@ from core.admin import (
     NOTHING,
     ReadOnlyAdmin,
     ReadOnlyInline,
+    customer_column,
+    date_column,
     moment,
     moment_column,
     money_column,
@@ -69,20 +71,35 @@ EXECUTION_STATUSES = {
     DjangoJobExecution.ERROR: ("Error", "bad"),
 }
 SYSTEM_JOBS = {
-    SWEEP_JOB_ID: "Bills everything due; expires paused and suspended subscriptions",
-    PRUNE_JOB_ID: "Deletes old job executions, idempotency keys and webhook attempts",
+    SWEEP_JOB_ID: "Bills everything due, expires what ended",
+    PRUNE_JOB_ID: "Deletes old runs, keys and attempts",
 }
+
+
+def _invoice_pdf_link(invoice: Invoice) -> str:
+    url = reverse("admin:invoices_invoice_pdf", args=[invoice.pk])
+    return format_html('<a href="{}" target="_blank">PDF</a>', url)
 
 
 class InvoiceInline(ReadOnlyInline):
     model = Invoice
-    fields = ("number", "period_index", "moment_period_start", "money_amount", "status",
-              "moment_paid_at")  # fmt: skip
+    fields = ("invoice_number", "period_index", "moment_period_start", "money_amount",
+              "status_pill", "moment_paid_at", "pdf")  # fmt: skip
     ordering = ("-period_index",)
 
     moment_period_start = moment_column("period_start", "period start")
     money_amount = money_column("amount", "amount")
     moment_paid_at = moment_column("paid_at", "paid")
+    status_pill = status_column("status", "status", INVOICE_STATUSES)
+
+    @admin.display(description="number")
+    def invoice_number(self, invoice: Invoice) -> str:
+        url = reverse("admin:invoices_invoice_change", args=[invoice.pk])
+        return format_html('<a href="{}">{}</a>', url, invoice.number)
+
+    @admin.display(description="PDF")
+    def pdf(self, invoice: Invoice) -> str:
+        return _invoice_pdf_link(invoice)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Invoice]:
         # Each row is titled by its str(), which names the customer.
@@ -97,17 +114,24 @@ class PlanChangeInline(ReadOnlyInline):
     verbose_name = "change of plan"
     verbose_name_plural = "History of plan changes"
     fields = (
-        "moment_requested_at", "from_plan_name", "plan_name", "money_plan_amount", "timing",
-        "status_pill", "moment_effective_at", "money_credit_back", "moment_withdrawn_at",
+        "moment_requested_at", "change", "money_plan_amount", "when", "status_pill",
+        "moment_effective_at", "money_credit_back",
     )  # fmt: skip
     ordering = ("-requested_at", "-id")
 
     moment_requested_at = moment_column("requested_at", "asked")
-    money_plan_amount = money_column("plan_amount", "new amount")
+    money_plan_amount = money_column("plan_amount", "amount")
     moment_effective_at = moment_column("effective_at", "takes effect")
     money_credit_back = money_column("credit_back", "credited back")
-    moment_withdrawn_at = moment_column("withdrawn_at", "withdrawn")
     status_pill = status_column("status", "status", CHANGE_STATUSES)
+
+    @admin.display(description="timing")
+    def when(self, change: PlanChange) -> str:
+        return "now" if change.timing == PlanChange.Timing.NOW else "at period end"
+
+    @admin.display(description="from → to")
+    def change(self, change: PlanChange) -> str:
+        return f"{change.from_plan_name} → {change.plan_name}"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PlanChange]:
         return super().get_queryset(request).select_related("subscription__user")
@@ -116,10 +140,25 @@ class PlanChangeInline(ReadOnlyInline):
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = (
-        "number_id", "user", "plan_name", "money_plan_amount", "status_pill", "moment_start_at",
-        "moment_next_boundary_at",
+        "number_id", "customer_user", "plan_name", "money_plan_amount", "status_pill",
+        "moment_start_at", "moment_next_boundary_at",
     )  # fmt: skip
-    list_display_links = ("number_id", "user")
+    list_display_links = ("number_id", "customer_user")
+    fieldsets = (
+        (None, {"fields": ("user", "plan_name", "money_plan_amount", "status")}),
+        ("Terms as bought", {
+            "fields": (("plan_payment_cycle", "plan_months_validity", "plan_cancellable"),),
+        }),
+        ("Dates", {"fields": (
+            ("moment_start_at", "moment_end_at"),
+            ("moment_next_boundary_at", "moment_grace_ends_at"),
+            ("moment_paused_at", "moment_ended_at"),
+        )}),
+        ("Billing engine", {"classes": ("collapse",), "fields": (
+            ("plan", "scheduled_plan"), ("moment_term_start_at", "term_first_index"),
+            ("current_period_index", "period_seconds"), ("moment_created_at", "moment_updated_at"),
+        )}),
+    )  # fmt: skip
     list_filter = ("status", "plan")
     search_fields = ("user__phone", "user__name", "plan_name")
     list_select_related = ("user",)
@@ -127,9 +166,17 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     inlines = [PlanChangeInline, InvoiceInline]
     actions = ["pause", "resume", "cancel"]
 
+    customer_user = customer_column("user")
     money_plan_amount = money_column("plan_amount", "amount")
-    moment_start_at = moment_column("start_at", "bought")
+    moment_start_at = date_column("start_at", "bought")
     moment_next_boundary_at = moment_column("next_boundary_at", "next boundary")
+    moment_end_at = moment_column("end_at", "term ends")
+    moment_grace_ends_at = moment_column("grace_ends_at", "grace ends")
+    moment_paused_at = moment_column("paused_at", "paused")
+    moment_ended_at = moment_column("ended_at", "ended")
+    moment_term_start_at = moment_column("term_start_at", "term start")
+    moment_created_at = moment_column("created_at", "created")
+    moment_updated_at = moment_column("updated_at", "updated")
     status_pill = status_column("status", "status", SUBSCRIPTION_STATUSES)
 
     @admin.display(description="#", ordering="id")
@@ -182,8 +229,16 @@ class SubscriptionAdmin(ReadOnlyAdmin):
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = (
-        "number", "user", "plan_name", "money_amount", "status_pill", "moment_issued_at",
+        "number", "customer_user", "plan_name", "money_amount", "status_pill", "moment_issued_at",
         "moment_paid_at", "pdf_link",
+    )  # fmt: skip
+    fieldsets = (
+        (None, {"fields": ("number", "user", "subscription", "plan_name", "money_amount",
+                           "status", "pdf_link")}),
+        ("Period", {"fields": (
+            "period_index", ("moment_period_start", "moment_period_end"), "moment_issued_at",
+        )}),
+        ("Payment", {"fields": ("moment_paid_at", "payment", "moment_voided_at", "plan_change")}),
     )  # fmt: skip
     readonly_fields = ("pdf_link",)
     list_filter = ("status", "issued_at")
@@ -191,9 +246,13 @@ class InvoiceAdmin(ReadOnlyAdmin):
     list_select_related = ("user",)
     date_hierarchy = "issued_at"
 
+    customer_user = customer_column("user")
     money_amount = money_column("amount", "amount")
-    moment_issued_at = moment_column("issued_at", "issued")
-    moment_paid_at = moment_column("paid_at", "paid")
+    moment_issued_at = date_column("issued_at", "issued")
+    moment_paid_at = date_column("paid_at", "paid")
+    moment_period_start = moment_column("period_start", "period start")
+    moment_period_end = moment_column("period_end", "period end")
+    moment_voided_at = moment_column("voided_at", "voided")
     status_pill = status_column("status", "status", INVOICE_STATUSES)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Invoice]:
@@ -215,8 +274,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
 
     @admin.display(description="PDF")
     def pdf_link(self, invoice: Invoice) -> str:
-        url = reverse(f"{self.admin_site.name}:invoices_invoice_pdf", args=[invoice.pk])
-        return format_html('<a href="{}" target="_blank">PDF</a>', url)
+        return _invoice_pdf_link(invoice)
 
     def pdf_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The invoice as its customer gets it (in their language), for staff who may view it."""
@@ -281,11 +339,12 @@ class JobAdmin(ReadOnlyAdmin):
 
     list_display = (
         "id", "what", "state", "moment_next_run_time", "last_run", "number_runs",
-        "average_duration",
+        "number_average_run",
     )  # fmt: skip
     search_fields = ("id",)
+    ordering = (F("next_run_time").asc(nulls_last=True), "id")  # paused jobs last
     fields = ("id", "what", "state", "moment_next_run_time", "last_run", "number_runs",
-              "average_duration", "runs")  # fmt: skip
+              "number_average_run", "runs")  # fmt: skip
     readonly_fields = fields
     show_full_result_count = False
 
@@ -315,8 +374,7 @@ class JobAdmin(ReadOnlyAdmin):
         subscription_id = _job_subscription_id(job.pk)
         if subscription_id is not None:
             url = reverse("admin:subscriptions_subscription_change", args=[subscription_id])
-            return format_html('Bills <a href="{}">subscription #{}</a> at its next period',
-                               url, subscription_id)  # fmt: skip
+            return format_html('Bills <a href="{}">subscription #{}</a>', url, subscription_id)
         return SYSTEM_JOBS.get(job.pk, NOTHING)
 
     @admin.display(description="state", ordering="next_run_time")
@@ -334,7 +392,7 @@ class JobAdmin(ReadOnlyAdmin):
         return job.run_count or 0
 
     @admin.display(description="average run", ordering="average_seconds")
-    def average_duration(self, job: DjangoJob) -> str:
+    def number_average_run(self, job: DjangoJob) -> str:
         return seconds(job.average_seconds)
 
     @admin.display(description="runs")
