@@ -12,7 +12,9 @@ The cost: the current year's row is one hot row. Every transaction that issues a
 at it for the previous one to commit, so invoice-issuing commits are serialized. The billing
 engine keeps the wait short by taking the number last, just before it inserts the invoice, after
 its other locks (customer, then subscriptions, then invoices, then this counter): what is left
-to wait for is the rest of that transaction (paying the invoice, its events, the commit).
+to wait for is the rest of that transaction (paying the invoice, its events, the commit). A
+transaction that numbers invoices of two years takes the earlier year first (the engine issues
+in time order), so two such transactions never wait for each other in a circle.
 """
 
 from __future__ import annotations
