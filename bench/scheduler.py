@@ -6,8 +6,11 @@ figure is the start's own), with nothing due: the catch-up finds nothing to bill
 is the reconcile's.
 
     .venv/bin/python -m bench.scheduler [--sizes 10000 100000 300000] [--rounds 1]
+        [--compare-with DIR]
 
-BENCH_DATABASE_URL names the database (dropped and made afresh).
+BENCH_DATABASE_URL names the database (dropped and made afresh). ``--compare-with DIR`` also
+times starts with the same jobs by the code in DIR (another checkout, e.g.
+``git archive <commit> | tar -x -C DIR``, with this script copied into its bench/), interleaved.
 """
 
 from __future__ import annotations
@@ -109,11 +112,13 @@ def child() -> None:
     connections.close_all()
     rss_before = rss_mib()
     started = time.perf_counter()
+    cpu = time.process_time()
     scheduler = BillingScheduler(reconcile_seconds=3600, standby_seconds=1)
     scheduler.start_in_background()
     if not scheduler.wait_until_leading(3600):
         raise SystemExit("the scheduler did not start")
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     rss_after = rss_mib()
     peak = rss_mib("VmHWM")
     scheduler.stop()
@@ -122,6 +127,7 @@ def child() -> None:
         json.dumps(
             {
                 "seconds": elapsed,
+                "cpu": cpu,
                 "rss_before": rss_before,
                 "rss_after": rss_after,
                 "peak": peak,
@@ -132,11 +138,11 @@ def child() -> None:
     )
 
 
-def start_once() -> dict:
+def start_once(root: Path = ROOT) -> dict:
     result = subprocess.run(
         [sys.executable, "-m", "bench.scheduler", "--child"],
-        cwd=ROOT,
-        env=bench_env(),
+        cwd=root,
+        env={**bench_env(), "PYTHONPATH": str(root)},
         check=True,
         capture_output=True,
         text=True,
@@ -169,6 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--rounds", type=int, default=1, help="starts of each kind per size")
+    parser.add_argument("--compare-with", type=Path, help="a checkout of other code to compare")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
@@ -185,26 +192,37 @@ def main() -> None:
     for size in sorted(options.sizes):
         seed(size - seeded, first=seeded)
         seeded = size
-        firsts, restarts = [], []
+        firsts, restarts, others = [], [], []
         for _ in range(options.rounds):
             delete_jobs()
             connections.close_all()
             firsts.append(start_once())
             restarts.append(start_once())
+            if options.compare_with:
+                others.append(start_once(options.compare_with))
         rows, size_bytes = job_store_size()
         first = statistics.median(r["seconds"] for r in firsts)
+        first_cpu = statistics.median(r["cpu"] for r in firsts)
         print(
             f"{size:>7,} live subscriptions, no jobs: first start {first:6.2f} s "
-            f"({firsts[-1]['jobs_after']:,} jobs created; job store {size_bytes / 2**20:.0f} MiB,"
-            f" {size_bytes / max(rows, 1):.0f} bytes/job)"
+            f"(scheduler process CPU {first_cpu:.2f} s; {firsts[-1]['jobs_after']:,} jobs created;"
+            f" job store {size_bytes / 2**20:.0f} MiB, {size_bytes / max(rows, 1):.0f} bytes/job)"
         )
-        again = statistics.median(r["seconds"] for r in restarts)
-        extra = statistics.median(r["rss_after"] - r["rss_before"] for r in restarts)
-        peak = statistics.median(r["peak"] - r["rss_before"] for r in restarts)
-        print(
-            f"{size:>7,} jobs in the job store: start {again:6.2f} s, memory +{extra:.0f} MiB "
-            f"after, +{peak:.0f} MiB at peak (process {restarts[-1]['rss_after']:.0f} MiB)"
-        )
+        for label, runs in (("", restarts), (f" [{options.compare_with}]", others)):
+            if runs:
+                print_restart(size, label, runs)
+
+
+def print_restart(size: int, label: str, runs: list[dict]) -> None:
+    again = statistics.median(r["seconds"] for r in runs)
+    cpu = statistics.median(r["cpu"] for r in runs)
+    extra = statistics.median(r["rss_after"] - r["rss_before"] for r in runs)
+    peak = statistics.median(r["peak"] - r["rss_before"] for r in runs)
+    print(
+        f"{size:>7,} jobs in the job store{label}: start {again:6.2f} s (CPU {cpu:.2f} s), "
+        f"memory +{extra:.0f} MiB after, +{peak:.0f} MiB at peak "
+        f"(process {runs[-1]['rss_after']:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

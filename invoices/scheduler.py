@@ -44,6 +44,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import obj_to_ref
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.db.models import (
+    CharField,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django_apscheduler.jobstores import DjangoJobStore
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
@@ -307,139 +316,131 @@ class BillingScheduler:
         report = ReconcileReport()
         for start in range(0, len(ids), PAGE_SIZE):
             page = ids[start : start + PAGE_SIZE]
-            live = Subscription.objects.filter(pk__in=page, status__in=Subscription.LIVE_STATUSES)
-            terms = {row.pk: row for row in _terms(live)}
-            self._reconcile_page(page, terms, report, log_each=True)
+            with self.scheduler._jobstores_lock:
+                rows = _page(_live_with_jobs().filter(pk__in=page).order_by())
+                stale = _existing_jobs(set(page).difference(term.pk for term, _ in rows))
+                self._reconcile_page(rows, stale, report, log_each=True)
         return report
 
     def reconcile_all(self) -> ReconcileReport:
         """
         A job for every live subscription, paused exactly when not active; none for the rest.
 
-        In pages, so memory stays flat at any size: the live subscriptions in keyset pages of
-        ids, each compared with the job rows of the same ids (missing ones created in bulk);
-        then the job rows in pages of their ids, those of subscriptions no longer live removed
-        in bulk.
+        In pages, so memory stays flat at any size: ranges of subscription ids, each read with
+        the live subscriptions' job rows in one query (no model instances, only the columns a
+        job follows) and compared with them, the missing jobs created in bulk; the job rows of
+        the range's other ids (ended, gone) removed in bulk. Never the whole job list at once
+        (``get_jobs`` unpickles them all).
         """
         report = ReconcileReport()
-        live = Subscription.objects.filter(status__in=Subscription.LIVE_STATUSES)
-        after = 0
-        while True:
-            terms = _terms(live.filter(pk__gt=after).order_by("pk")[:PAGE_SIZE])
-            if not terms:
-                break
-            after = terms[-1].pk
-            self._reconcile_page([row.pk for row in terms], {row.pk: row for row in terms}, report)
-        self._remove_stale(report)
+        live = _live_with_jobs().order_by("pk")
+        # Ranges of ids, not "the next PAGE_SIZE after": a range is read along the primary key
+        # whatever the planner estimates of the status filter (a LIMIT page can be planned as a
+        # scan of every live subscription, sorted, once per page).
+        top = Subscription.objects.aggregate(top=Max("pk"))["top"] or 0
+        kept = 0
+        for low in range(0, top, PAGE_SIZE):
+            high = min(low + PAGE_SIZE, top)
+            # Under the job store lock: the scheduler's main loop, which moves a job's next run
+            # time after a run, does not write between our read of the page and our writes.
+            with self.scheduler._jobstores_lock:
+                rows = _page(live.filter(pk__gt=low, pk__lte=high))
+                others = set(range(low + 1, high + 1)).difference(term.pk for term, _ in rows)
+                stale = _existing_jobs(others)
+                self._reconcile_page(rows, stale, report)
+            kept += len(rows)
+        # Any job row left over is for an id past the last subscription (one deleted since):
+        # rare, so looked for only when the count says there is one.
+        if DjangoJob.objects.filter(id__startswith=JOB_PREFIX).count() > kept:
+            self._remove_stale(report)
         if report.changed:
             logger.info("Jobs reconciled: %s", report)
         return report
 
     def _reconcile_page(
         self,
-        subscription_ids: list[int],
-        terms: dict[int, _Term],
+        rows: list[tuple[_Term, bytes | None]],
+        stale: list[str],
         report: ReconcileReport,
         *,
         log_each: bool = False,
     ) -> None:
-        """Bring the jobs of these subscriptions (``terms``: the live ones among them) in step,
-        reading their job rows and writing the changes in a few statements. Under the
-        scheduler's job store lock: its main loop, which moves a job's next run time after a
-        run, does not write between our read and our write."""
-        identifiers = [job_id(pk) for pk in subscription_ids]
-        store: DjangoJobStore = self.scheduler._lookup_jobstore("default")
-        with self.scheduler._jobstores_lock:
-            states = dict(
-                DjangoJob.objects.filter(id__in=identifiers)
-                .order_by()
-                .values_list("id", "job_state")
-            )
-            now = timezone.now()
-            added: list[DjangoJob] = []
-            changed: list[DjangoJob] = []
-            removed: list[str] = []
-            for subscription_id, identifier in zip(subscription_ids, identifiers, strict=True):
-                term = terms.get(subscription_id)
-                stored = states.get(identifier)
-                if term is None:
-                    if stored is not None:
-                        removed.append(identifier)
-                    continue
-                wanted_next = term.next_boundary_at if term.is_active else None
-                state = _load_state(stored) if stored is not None else None
-                if state is not None and not _trigger_follows(state["trigger"], term):
-                    # A change of plan started a new term: another interval from another start.
-                    state = None
-                if state is None:
-                    row = _job_row(_job_state(term, wanted_next), store.pickle_protocol)
-                    (added if stored is None else changed).append(row)
-                    report.added += stored is None
-                    report.replaced += stored is not None
-                    if log_each:
-                        logger.info("Job %s added (next run %s)", identifier, wanted_next)
-                    continue
-                next_run = state["next_run_time"]
-                if next_run == wanted_next:
-                    continue
-                if None not in (wanted_next, next_run) and wanted_next <= now < next_run:
-                    # Its run came and went, and the subscription is still due: billing that
-                    # customer failed. Pulling the job back into the past would rerun it at
-                    # once, on every reconcile; the sweep retries it instead.
-                    continue
-                # next_run_time None is APScheduler's "paused".
-                state["next_run_time"] = wanted_next
-                changed.append(_job_row(state, store.pickle_protocol))
-                if wanted_next is None:
-                    report.paused += 1
-                else:
-                    report.moved += 1
+        """Bring the jobs of these live subscriptions (each with its stored job's state, if
+        any) in step, and remove the ``stale`` jobs, in a few statements."""
+        protocol = self.scheduler._lookup_jobstore("default").pickle_protocol
+        now = timezone.now()
+        added: list[DjangoJob] = []
+        changed: list[DjangoJob] = []
+        for term, stored in rows:
+            identifier = job_id(term.pk)
+            wanted_next = term.next_boundary_at if term.is_active else None
+            state = _load_state(stored) if stored is not None else None
+            if state is not None and not _trigger_follows(state["trigger"], term):
+                # A change of plan started a new term: another interval from another start.
+                state = None
+            if state is None:
+                row = _job_row(_job_state(term, wanted_next), protocol)
+                (added if stored is None else changed).append(row)
+                report.added += stored is None
+                report.replaced += stored is not None
                 if log_each:
-                    logger.info(
-                        "Job %s %s", identifier, "paused" if wanted_next is None else "resumed"
-                    )
-            if added or changed or removed:
-                with transaction.atomic():
-                    if removed:
-                        _delete_jobs(removed)
-                    if added:
-                        DjangoJob.objects.bulk_create(added)
-                    if changed:
-                        DjangoJob.objects.bulk_update(changed, ["next_run_time", "job_state"])
-        report.removed += len(removed)
+                    logger.info("Job %s added (next run %s)", identifier, wanted_next)
+                continue
+            next_run = state["next_run_time"]
+            if next_run == wanted_next:
+                continue
+            if None not in (wanted_next, next_run) and wanted_next <= now < next_run:
+                # Its run came and went, and the subscription is still due: billing that
+                # customer failed. Pulling the job back into the past would rerun it at once,
+                # on every reconcile; the sweep retries it instead.
+                continue
+            # next_run_time None is APScheduler's "paused".
+            state["next_run_time"] = wanted_next
+            changed.append(_job_row(state, protocol))
+            if wanted_next is None:
+                report.paused += 1
+            else:
+                report.moved += 1
+            if log_each:
+                logger.info("Job %s %s", identifier, "paused" if wanted_next is None else "resumed")
+        if not (added or changed or stale):
+            return
+        with transaction.atomic():
+            if stale:
+                _delete_jobs(stale)
+            if added:
+                DjangoJob.objects.bulk_create(added)
+            if changed:
+                DjangoJob.objects.bulk_update(changed, ["next_run_time", "job_state"])
+        report.removed += len(stale)
         if log_each:
-            for identifier in removed:
+            for identifier in stale:
                 logger.info("Job %s removed", identifier)
-        if (added or changed or removed) and self.scheduler.state == STATE_RUNNING:
+        if self.scheduler.state == STATE_RUNNING:
             self.scheduler.wakeup()  # a job may now be due sooner than the loop's next wake-up
 
     def _remove_stale(self, report: ReconcileReport) -> None:
         """Remove the jobs of subscriptions no longer live (or gone), reading the job rows in
-        keyset pages of their ids."""
-        rows = DjangoJob.objects.filter(id__startswith=JOB_PREFIX).order_by("id")
+        keyset pages of their ids (in the primary key's order and nothing else, so read along
+        it), and which of their subscriptions are live."""
+        rows = DjangoJob.objects.order_by("id").values_list("id", flat=True)
         after = ""
         while True:
-            identifiers = list(rows.filter(id__gt=after).values_list("id", flat=True)[:PAGE_SIZE])
+            identifiers = list(rows.filter(id__gt=after)[:PAGE_SIZE])
             if not identifiers:
                 return
             after = identifiers[-1]
-            owners = {identifier: _subscription_id(identifier) for identifier in identifiers}
+            owners = {job: _subscription_id(job) for job in identifiers}
+            owners = {job: pk for job, pk in owners.items() if pk is not None}
             live = set(
                 Subscription.objects.filter(
-                    pk__in=[pk for pk in owners.values() if pk is not None],
-                    status__in=Subscription.LIVE_STATUSES,
+                    pk__in=owners.values(), status__in=Subscription.LIVE_STATUSES
                 ).values_list("pk", flat=True)
             )
-            stale = [identifier for identifier, pk in owners.items() if pk not in live]
-            if not stale:
-                continue
-            with self.scheduler._jobstores_lock, transaction.atomic():
-                _delete_jobs(stale)
-            report.removed += len(stale)
-            for identifier in stale:
-                logger.info("Job %s removed", identifier)
-            if self.scheduler.state == STATE_RUNNING:
-                self.scheduler.wakeup()
+            stale = [job for job, pk in owners.items() if pk not in live]
+            if stale:
+                with self.scheduler._jobstores_lock:
+                    self._reconcile_page([], stale, report)
 
 
 @dataclass
@@ -485,8 +486,20 @@ class _Term:
 _TERM_FIELDS = [field.name for field in fields(_Term)]
 
 
-def _terms(subscriptions) -> list[_Term]:
-    return [_Term(*row) for row in subscriptions.values_list(*_TERM_FIELDS)]
+def _live_with_jobs() -> QuerySet:
+    """The live subscriptions' terms, each with its stored job's state (None if it has none):
+    one query, the job row found by its primary key."""
+    identifier = Concat(Value(JOB_PREFIX), Cast(OuterRef("pk"), CharField()))
+    stored = DjangoJob.objects.filter(id=identifier).order_by().values("job_state")[:1]
+    return (
+        Subscription.objects.filter(status__in=Subscription.LIVE_STATUSES)
+        .annotate(stored_job=Subquery(stored))
+        .values_list(*_TERM_FIELDS, "stored_job")
+    )
+
+
+def _page(rows: QuerySet) -> list[tuple[_Term, bytes | None]]:
+    return [(_Term(*row[:-1]), row[-1]) for row in rows]
 
 
 def _job_state(term: _Term, next_run_time: datetime | None) -> dict:
@@ -539,17 +552,25 @@ def _load_state(job_state: bytes) -> dict | None:
     return state if isinstance(state, dict) and "trigger" in state else None
 
 
+def _existing_jobs(subscription_ids: Iterable[int]) -> list[str]:
+    """Which of these subscriptions have a job row."""
+    identifiers = [job_id(pk) for pk in sorted(subscription_ids)]
+    if not identifiers:
+        return []
+    rows = DjangoJob.objects.filter(id__in=identifiers).order_by()
+    return list(rows.values_list("id", flat=True))
+
+
+def _subscription_id(identifier: str) -> int | None:
+    """The subscription a job is for (None for other jobs)."""
+    number = identifier.removeprefix(JOB_PREFIX)
+    return int(number) if number != identifier and number.isascii() and number.isdigit() else None
+
+
 def _delete_jobs(identifiers: list[str]) -> None:
     """Delete job rows and their executions (django-apscheduler's cascade) in two statements."""
     DjangoJobExecution.objects.filter(job_id__in=identifiers).delete()
     DjangoJob.objects.filter(id__in=identifiers).delete()
-
-
-def _subscription_id(identifier: str) -> int | None:
-    try:
-        return int(identifier.removeprefix(JOB_PREFIX))
-    except ValueError:
-        return None
 
 
 # --- The process's scheduler ------------------------------------------------------------------
