@@ -5,7 +5,7 @@ and 1, then 2 ``celery -A config worker`` processes bill them; the rate is invoi
 from the first enqueue to the last invoice. For comparison, ``bill_due`` bills the same in
 this process first (what the scheduler does without a broker).
 
-    .venv/bin/python -m bench.celery [--size 10000] [--workers 1 2] [--concurrency 1] [--batch 100]
+    .venv/bin/python -m bench.celery [--size 10000] [--workers 1 2] [--concurrency 1] [--batch 500]
                                    [--rounds 1]
 
 The broker's Redis database is flushed: ``BENCH_BROKER_URL`` (default redis://127.0.0.1:6379/15)
@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--concurrency", type=int, default=1, help="processes per worker")
-    parser.add_argument("--batch", type=int, default=100, help="customers per task")
+    parser.add_argument("--batch", type=int, default=500, help="customers per task")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (medians)")
     options = parser.parse_args()
     os.environ["CELERY_BROKER_URL"] = BROKER_URL  # this process enqueues there

@@ -260,7 +260,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 5,
 }
 # Customers per task of the sweep (and of a new leader's catch-up) when workers bill.
-BILLING_TASK_BATCH = env_int("BILLING_TASK_BATCH", 100, minimum=1, maximum=10000)
+BILLING_TASK_BATCH = env_int("BILLING_TASK_BATCH", 500, minimum=1, maximum=10000)
 
 # The seller printed on invoice PDFs. The address may span lines: write "\n" between them. An
 # empty tax id is left off the invoice.
