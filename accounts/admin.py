@@ -90,7 +90,8 @@ class CreditTransactionInline(admin.TabularInline):
     money_balance_after = money_column("balance_after", "balance after")
 
     def get_queryset(self, request: HttpRequest):
-        queryset = super().get_queryset(request).select_related("created_by")
+        # Each row is titled by its str(), which names the customer.
+        queryset = super().get_queryset(request).select_related("user", "created_by")
         latest = queryset.order_by("-created_at", "-id").values_list("pk", flat=True)
         return _with_invoice_numbers(queryset.filter(pk__in=list(latest[:LEDGER_LINES_SHOWN])))
 
@@ -116,6 +117,10 @@ class SubscriptionInline(ReadOnlyInline):
     fields = ("subscription", "plan_name", "money_plan_amount", "status_pill", "moment_start_at",
               "moment_next_boundary_at", "moment_end_at")  # fmt: skip
     ordering = ("-created_at", "-id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Subscription]:
+        # Each row is titled by its str(), which names the customer.
+        return super().get_queryset(request).select_related("user")
 
     @admin.display(description="#")
     def subscription(self, subscription: Subscription) -> str:
