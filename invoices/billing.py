@@ -16,10 +16,19 @@ Every change records its events (``events``) in the same transaction, through th
 :class:`_Outbox`: one read and one insert per customer's transaction, however many periods it
 billed. That is also how the scheduler learns what changed: the engine never calls it.
 
-One customer's failure never stops the others: the runs (:func:`bill_due`,
-:func:`subscription_bill`, :func:`subscriptions_settle`) bill each customer in a transaction of
+:func:`bill_due` bills many customers per transaction: keyset pages of ``BATCH_SIZE`` customers,
+each page locked at once (``SKIP LOCKED``: what another transaction holds is billed afterwards,
+waiting), run through the same rules (:func:`boundaries_process`) with books held in memory
+(:class:`_BatchBooks`), then written with a bounded number of statements (:class:`_Page`). The
+single-customer paths (purchase, settle, reactivate, the scheduler's job) use the same rules
+with books that write as they go (:class:`_Ledger`); a differential test keeps the two equal.
+
+One customer's failure never stops the others: the single-customer runs
+(:func:`subscription_bill`, :func:`subscriptions_settle`) bill each customer in a transaction of
 their own, roll a failure back, log it and record it (``BillingFailure``, shown in the admin and
-by the health check), and go on; the customer is retried by the next run.
+by the health check), and go on; the customer is retried by the next run. In a batch, a customer
+whose rules raise is left out of the page's writes and billed alone that way; a page whose
+writes fail is rolled back and its customers billed one at a time.
 """
 
 from __future__ import annotations
@@ -668,6 +677,7 @@ class _BatchBooks:
             plan_id=subscription.plan_id,
             plan_name=subscription.plan_name,
             amount=subscription.plan_amount,
+            plan_change=None,  # known (and cached): rendering it reads no relation
             status=Invoice.Status.UNPAID,
             issued_at=issued_at,
         )
@@ -1425,9 +1435,9 @@ def subscription_plan_change(
         outbox.subscription(EventType.SUBSCRIPTION_PLAN_CHANGED, subscription, at=now)
         invoice = _invoice_issue(subscription, index + 1, outbox, at=now, plan_change=change)
         _invoice_pay(invoice, now, outbox, at=now)
-        if quote.credit_back > quote.charge:
-            # Credit arrived: resume what it now covers, as a top-up would.
-            _settle(user_id, now, BillingReport(), outbox)
+        # Credit that came back resumes other subscriptions at the next billing run (the sweep
+        # settles what the credit covers), not here: the change moves exactly what its preview
+        # said.
     logger.info(
         "Subscription %s of customer %s moved to plan %s (%s)",
         subscription.pk,

@@ -375,7 +375,7 @@ def test_invoice_list_newest_first_in_the_contracts_shape(client, history):
         "id", "number", "subscription_id", "plan_id", "plan_name", "amount", "proration_credit",
         "period_start", "period_end", "status", "issued_at", "paid_at",
     }  # fmt: skip
-    assert newest["number"] == f"INV-{newest['id']:06d}"
+    assert newest["number"] == "INV-2021-000005"
     issued = [invoice["issued_at"] for invoice in body["results"]]
     assert issued == sorted(issued, reverse=True)
     assert [(i["plan_name"], i["status"]) for i in body["results"]] == [
