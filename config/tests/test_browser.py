@@ -216,3 +216,117 @@ def test_an_operator_reads_the_business_on_the_dashboard(
     assert page.locator("#chart-statuses rect.hover").count() == 365
     page.screenshot(path=dashboard_demo["screenshots"] / "dashboard-365.png", full_page=True)
     assert page.outside_requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_reads_invoices_plan_history_customers_and_jobs(
+    operator, dashboard_demo, browser_page, live_server
+):
+    """The admin's main pages at 1280 px with the demo business: names and numbers, money
+    right-aligned, a subscription's plan history, a customer's page, and the scheduler's jobs
+    that can only be read."""
+    from concurrent.futures import ThreadPoolExecutor
+    from decimal import Decimal
+
+    from django.db import connection
+    from django_apscheduler.models import DjangoJob, DjangoJobExecution
+
+    from accounts.credit import credit_top_up
+    from invoices import billing
+    from invoices.models import Invoice
+    from plans.models import Plan
+    from subscriptions.models import Subscription
+
+    def books() -> dict:
+        # In a thread of its own: Playwright's loop runs in this one (no ORM in async code).
+        try:
+            subscription = Subscription.objects.filter(status="active").order_by("id").first()
+            other = Plan.objects.filter(archived_at=None).exclude(pk=subscription.plan_id).first()
+            credit_top_up(user_id=subscription.user_id, amount=Decimal("5000"))
+            _, change, _ = billing.subscription_plan_change(
+                user_id=subscription.user_id, subscription_id=subscription.pk,
+                plan_id=other.pk, timing="now",
+            )  # fmt: skip
+            job = DjangoJob.objects.create(id=f"subscription-{subscription.pk}", job_state=b"")
+            DjangoJobExecution.objects.create(
+                job=job, status=DjangoJobExecution.SUCCESS, run_time=change.requested_at,
+                duration=Decimal("0.25"),
+            )  # fmt: skip
+            newest = Invoice.objects.select_related("user").order_by("-issued_at", "-id").first()
+            subscription.refresh_from_db()
+            return {
+                "subscription": subscription.pk,
+                "customer": subscription.user_id,
+                "title": str(subscription.user),
+                "change": f"{change.from_plan_name} → {change.plan_name}",
+                "invoices": list(subscription.invoices.values_list("number", flat=True)),
+                "newest": (newest.number, newest.user.name, f"{newest.amount:,.2f}"),
+                "job": job.pk,
+            }
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        facts = pool.submit(books).result()
+    shots = dashboard_demo["screenshots"]
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("input[name=username]", "01516100100")
+    page.fill("input[name=password]", "operator-secret-9")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#dashboard")
+
+    def fits() -> bool:
+        return page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+    # The invoices: the newest first, with its customer's name and its amount on the right.
+    page.goto(f"{live_server.url}/admin/invoices/invoice/")
+    first = page.locator("#result_list tbody tr").first
+    number, name, amount = facts["newest"]
+    assert first.locator("th.field-number").inner_text() == number
+    assert first.locator("td.field-customer_user").inner_text() == name
+    assert first.locator("td.field-money_amount").inner_text() == amount
+    money = first.locator("td.field-money_amount")
+    assert money.evaluate("td => getComputedStyle(td).textAlign") == "right"
+    assert money.evaluate("td => getComputedStyle(td).whiteSpace") == "nowrap"
+    assert first.locator("td.field-pdf_link a").inner_text() == "PDF"
+    results = page.locator("#changelist .results")
+    assert results.evaluate("div => div.scrollWidth <= div.clientWidth")  # every column shows
+    assert fits()
+    page.screenshot(path=shots / "admin-invoices.png")
+
+    # A subscription: titled by plan, customer and number; its plan history and its invoices.
+    page.goto(f"{live_server.url}/admin/subscriptions/subscription/{facts['subscription']}/change/")
+    assert f"(#{facts['subscription']})" in page.inner_text("#content h2")
+    history = page.inner_text("#plan_changes-group")
+    assert facts["change"] in history
+    assert "Applied" in history
+    invoices = page.inner_text("#invoices-group")
+    assert all(number in invoices for number in facts["invoices"])
+    assert page.locator("#content-main input[type=text], #content-main select").count() == 0
+    assert fits()
+    page.screenshot(path=shots / "admin-subscription.png", full_page=True)
+
+    # The customer: named with their phone; credit, phones, subscriptions and ledger.
+    page.goto(f"{live_server.url}/admin/accounts/user/{facts['customer']}/change/")
+    assert page.inner_text("#content h2") == facts["title"]
+    assert facts["change"].split(" → ")[1] in page.inner_text("#subscriptions-group")
+    assert "Top-up" in page.inner_text("#credit_transactions-group")
+    assert fits()
+    page.screenshot(path=shots / "admin-customer.png", full_page=True)
+
+    # The scheduler's jobs: read, never added, moved or deleted by hand.
+    page.goto(f"{live_server.url}/admin/django_apscheduler/djangojob/")
+    assert page.locator("#content-main a.addlink").count() == 0
+    assert page.locator("select[name=action]").count() == 0
+    row = page.locator("#result_list tbody tr").first
+    assert row.locator("th.field-id").inner_text() == facts["job"]
+    assert row.locator("td.field-number_average_run").inner_text() == "0.25 s"
+    assert fits()
+    page.screenshot(path=shots / "admin-jobs.png")
+    row.locator("th.field-id a").click()
+    page.wait_for_selector("#content-main")
+    assert page.locator("input[name=id], input[name^=next_run_time]").count() == 0
+    assert page.locator("input[type=submit]").count() == 0
+    assert page.outside_requests == []
