@@ -102,6 +102,13 @@ def seconds(value: Decimal | float | None) -> str:
     return f"{minutes} min {rest} s"
 
 
+def clip(text: str | None) -> str:
+    """A long text (an SMS, an error, a URL) on one line, cut with an ellipsis to fit its column;
+    the whole text shows on hover and on the object's page."""
+    text = text or ""
+    return format_html('<span class="clip" title="{}">{}</span>', text, text) if text else ""
+
+
 def money_column(field: str, description: str) -> Callable[[Any, Any], str]:
     """A list column for a money field: formatted, right-aligned (its name starts ``money_``),
     sortable by the field. Use as ``money_amount = money_column("amount", "amount")``."""

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from core.admin import BusinessAdmin, moment_column
+from core.admin import BusinessAdmin, clip, customer_column, moment_column
 
 from .models import Event
 
@@ -14,7 +14,7 @@ class EventAdmin(BusinessAdmin):
     """The outbox, read-only: events are facts, written only with the change they describe."""
 
     list_display = (
-        "public_id", "type", "customer", "number_sequence", "moment_occurred_at",
+        "event_id", "type", "customer_customer", "number_sequence", "moment_occurred_at",
         "moment_created_at",
     )  # fmt: skip
     list_filter = ("type",)
@@ -34,7 +34,14 @@ class EventAdmin(BusinessAdmin):
         "payload",
     )
 
+    list_display_links = ("event_id",)
+    customer_customer = customer_column("customer")
     moment_occurred_at = moment_column("occurred_at", "occurred")
+
+    @admin.display(description="event", ordering="id")
+    def event_id(self, event: Event) -> str:
+        return clip(event.public_id)
+
     moment_created_at = moment_column("created_at", "recorded")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:

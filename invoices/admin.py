@@ -25,6 +25,7 @@ from core.admin import (
     NOTHING,
     ReadOnlyAdmin,
     ReadOnlyInline,
+    clip,
     customer_column,
     date_column,
     moment,
@@ -296,7 +297,7 @@ class BillingFailureAdmin(ReadOnlyAdmin):
     """Customers whose billing fails: each run retries them; a clean run removes the row."""
 
     list_display = (
-        "user", "subscription", "number_attempts", "moment_first_failed_at",
+        "user", "subscription_plan", "number_attempts", "moment_first_failed_at",
         "moment_last_failed_at", "text_error",
     )  # fmt: skip
     search_fields = ("user__phone", "user__name", "error")
@@ -305,13 +306,19 @@ class BillingFailureAdmin(ReadOnlyAdmin):
     moment_first_failed_at = moment_column("first_failed_at", "failing since")
     moment_last_failed_at = moment_column("last_failed_at", "last failure")
 
+    @admin.display(description="subscription", ordering="subscription_id")
+    def subscription_plan(self, failure: BillingFailure) -> str:
+        if failure.subscription is None:
+            return NOTHING
+        return f"#{failure.subscription.pk} {failure.subscription.plan_name}"
+
     @admin.display(description="runs failed", ordering="attempts")
     def number_attempts(self, failure: BillingFailure) -> int:
         return failure.attempts
 
     @admin.display(description="error")
     def text_error(self, failure: BillingFailure) -> str:
-        return failure.error
+        return clip(failure.error)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BillingFailure]:
         return super().get_queryset(request).select_related("user", "subscription__user")
@@ -428,4 +435,4 @@ class JobExecutionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="error")
     def text_exception(self, execution: DjangoJobExecution) -> str:
-        return execution.exception or ""
+        return clip(execution.exception)

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from core.admin import BusinessAdmin, moment_column, status_column
+from core.admin import BusinessAdmin, clip, customer_column, moment_column, status_column
 
 from .models import Notice
 
@@ -17,11 +17,10 @@ STATUSES = {"pending": ("Pending", "warn"), "sent": ("Sent", "good"), "failed": 
 class NoticeAdmin(BusinessAdmin):
     list_display = [
         "moment_created_at",
-        "customer",
+        "customer_customer",
         "kind",
         "text_text",
         "status_pill",
-        "number_attempts",
         "moment_sent_at",
     ]
     list_filter = ["kind", "status", "language"]
@@ -30,6 +29,7 @@ class NoticeAdmin(BusinessAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in Notice._meta.fields]
 
+    customer_customer = customer_column("customer")
     moment_created_at = moment_column("created_at", "made")
     moment_sent_at = moment_column("sent_at", "sent")
     status_pill = status_column("status", "status", STATUSES)
@@ -40,11 +40,7 @@ class NoticeAdmin(BusinessAdmin):
 
     @admin.display(description="text")
     def text_text(self, notice: Notice) -> str:
-        return notice.text
-
-    @admin.display(description="attempts", ordering="attempts")
-    def number_attempts(self, notice: Notice) -> int:
-        return notice.attempts
+        return clip(notice.text)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

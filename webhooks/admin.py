@@ -18,6 +18,7 @@ from core.admin import (
     NOTHING,
     BusinessAdmin,
     ReadOnlyInline,
+    clip,
     moment_column,
     status_column,
 )
@@ -84,11 +85,11 @@ class WebhookEndpointAdmin(BusinessAdmin):
 
     @admin.display(description="URL", ordering="url")
     def text_url(self, endpoint: WebhookEndpoint) -> str:
-        return endpoint.url
+        return clip(endpoint.url)
 
     @admin.display(description="why disabled")
     def text_disabled_reason(self, endpoint: WebhookEndpoint) -> str:
-        return endpoint.disabled_reason
+        return clip(endpoint.disabled_reason)
 
     @admin.display(description="events")
     def event_types(self, endpoint: WebhookEndpoint) -> str:
@@ -175,7 +176,7 @@ class WebhookDeliveryAdmin(BusinessAdmin):
 
     @admin.display(description="endpoint", ordering="endpoint__url")
     def text_endpoint(self, delivery: WebhookDelivery) -> str:
-        return delivery.endpoint.url
+        return clip(delivery.endpoint.url)
 
     @admin.display(description="attempts", ordering="attempts")
     def number_attempts(self, delivery: WebhookDelivery) -> int:
@@ -231,7 +232,7 @@ class WebhookAttemptAdmin(BusinessAdmin):
 
     @admin.display(description="error")
     def text_error(self, attempt: WebhookAttempt) -> str:
-        return attempt.error
+        return clip(attempt.error)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
