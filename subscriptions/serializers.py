@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework import serializers
 
 from .models import PlanChange, Subscription
@@ -38,6 +40,32 @@ class SubscriptionSerializer(serializers.Serializer):
     scheduled_plan_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="When the scheduled change takes effect."
     )
+
+    def to_representation(self, instance: Subscription) -> dict[str, Any]:
+        """The declared fields' output, written out: DRF's loop over the fields (attribute
+        lookup, None check, one call each) was most of the list's serializing time.
+        ``subscriptions/tests/test_serializer.py`` checks it equals the loop's output."""
+        fields = self.fields
+        moment = fields["current_period_start"].to_representation
+        day = fields["start_date"].to_representation
+        return {
+            "id": instance.id,
+            "plan_id": instance.plan_id,
+            "plan_name": instance.plan_name,
+            "plan_amount": fields["plan_amount"].to_representation(instance.plan_amount),
+            "plan_payment_cycle": instance.plan_payment_cycle,
+            "plan_months_validity": instance.plan_months_validity,
+            "plan_cancellable": instance.plan_cancellable,
+            "start_date": day(instance.start_date),
+            "end_date": day(instance.end_date),
+            "is_active": instance.is_active,
+            "status": fields["status"].to_representation(instance.status),
+            "current_period_start": moment(instance.current_period_start),
+            "current_period_end": moment(instance.current_period_end),
+            "next_billing_at": moment(instance.next_billing_at),
+            "scheduled_plan_id": instance.scheduled_plan_id,
+            "scheduled_plan_at": moment(instance.scheduled_plan_at),
+        }
 
 
 class PlanChangeSerializer(serializers.Serializer):
