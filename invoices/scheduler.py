@@ -486,20 +486,32 @@ class _Term:
 _TERM_FIELDS = [field.name for field in fields(_Term)]
 
 
+# The statuses that are not live. Filtering on "not one of these" rather than "live": a page's
+# query is then read along the primary key's range; "status IN (live)" matches the predicate of
+# the partial unique index on live subscriptions, and PostgreSQL would read that whole index
+# (every live subscription) for each page to intersect it with the range.
+_ENDED_STATUSES = [
+    status for status in Subscription.Status.values if status not in Subscription.LIVE_STATUSES
+]
+
+
 def _live_with_jobs() -> QuerySet:
     """The live subscriptions' terms, each with its stored job's state (None if it has none):
     one query, the job row found by its primary key."""
     identifier = Concat(Value(JOB_PREFIX), Cast(OuterRef("pk"), CharField()))
     stored = DjangoJob.objects.filter(id=identifier).order_by().values("job_state")[:1]
     return (
-        Subscription.objects.filter(status__in=Subscription.LIVE_STATUSES)
+        Subscription.objects.exclude(status__in=_ENDED_STATUSES)
         .annotate(stored_job=Subquery(stored))
         .values_list(*_TERM_FIELDS, "stored_job")
     )
 
 
 def _page(rows: QuerySet) -> list[tuple[_Term, bytes | None]]:
-    return [(_Term(*row[:-1]), row[-1]) for row in rows]
+    """The page's live subscriptions with their stored jobs (a status neither live nor known
+    to have ended is left out: its job, if any, is removed as for an ended one)."""
+    page = [(_Term(*row[:-1]), row[-1]) for row in rows]
+    return [(term, stored) for term, stored in page if term.status in Subscription.LIVE_STATUSES]
 
 
 def _job_state(term: _Term, next_run_time: datetime | None) -> dict:
