@@ -93,9 +93,9 @@ def main() -> None:
         default=232.0,
         help="invoices/s of one billing process (bench/billing.py, docs/benchmarks.md)",
     )
-    parser.add_argument("--bytes-per-job", type=float, default=720.0)
+    parser.add_argument("--bytes-per-job", type=float, default=780.0)
     parser.add_argument(
-        "--start-us", type=float, default=15.0, help="scheduler start, µs per existing job"
+        "--start-us", type=float, default=35.0, help="scheduler start, µs per existing job"
     )
     parser.add_argument(
         "--create-us", type=float, default=60.0, help="first start, µs per job created"

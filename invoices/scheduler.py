@@ -8,6 +8,9 @@ live subscription (``subscription-<id>``), firing at each period start.
   applies the ``subscription.*`` events at once, after their commit; a reconcile loop reads the
   ``subscription.*`` events other processes (web workers) recorded, within
   ``SCHEDULER_RECONCILE_SECONDS``; and a full reconcile every ten minutes is the net.
+- Reconciles read and write in pages of ``PAGE_SIZE`` subscription ids (their terms and job
+  rows in one query, new jobs written in bulk as ``add_job`` would write them one by one):
+  memory stays flat whatever the number of jobs (docs/scaling.md).
 - Only the holder of the leader lock (see ``invoices.leader``) schedules; others stand by.
 - On start: catch-up (``bill_due``), then a full reconcile, then jobs run. A start that fails
   is retried after a pause that doubles each time, up to ``SCHEDULER_MAX_BACKOFF_SECONDS``,
