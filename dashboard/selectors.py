@@ -458,8 +458,10 @@ def _leader() -> tuple[bool, str]:
         return True, f"this process (pid {os.getpid()})"
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            # pg_stat_activity is read once per transaction and kept: read it afresh.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(
-                "SELECT a.pid, host(a.client_addr), a.client_port, a.application_name,"
+                "SELECT l.pid, host(a.client_addr), a.client_port, a.application_name,"
                 " a.backend_start FROM pg_locks l"
                 " JOIN pg_database d ON d.oid = l.database"
                 " LEFT JOIN pg_stat_activity a ON a.pid = l.pid"

@@ -45,9 +45,7 @@ class Invoice(models.Model):
     number = models.CharField(
         max_length=24,
         unique=True,
-        help_text=(
-            "INV-<year>-<000001…>: gapless per year of issued_at (TIME_ZONE), in issue order."
-        ),
+        help_text=("INV-YYYY-000001…: gapless per year of issued_at (TIME_ZONE), in issue order."),
     )
     number_year = models.PositiveSmallIntegerField()
     number_seq = models.PositiveIntegerField()

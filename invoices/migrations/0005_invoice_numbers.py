@@ -74,8 +74,7 @@ class Migration(migrations.Migration):
             name="number",
             field=models.CharField(
                 help_text=(
-                    "INV-<year>-<000001…>: gapless per year of issued_at (TIME_ZONE), "
-                    "in issue order."
+                    "INV-YYYY-000001…: gapless per year of issued_at (TIME_ZONE), in issue order."
                 ),
                 max_length=24,
                 unique=True,
