@@ -26,6 +26,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from core.authentication import auth_user_forget
 from core.db import violates
 from core.exceptions import (
     InvalidCredentials,
@@ -312,6 +313,9 @@ def user_settings_update(
     if changes:
         # Only these columns: a concurrent balance change on the same row is not overwritten.
         User.objects.filter(pk=user.pk).update(**changes)
+        if "language" in changes:
+            # An update() sends no save signal: the cached account would keep the old language.
+            auth_user_forget(user_id=user.pk)
         for field, value in changes.items():
             setattr(user, field, value)
     return user

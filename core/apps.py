@@ -6,4 +6,5 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from . import checks, schema  # noqa: F401  (register the deploy checks, the OpenAPI auth)
+        # Register the deploy checks, the OpenAPI auth, and the account cache's invalidation.
+        from . import authentication, checks, schema  # noqa: F401
