@@ -44,7 +44,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -1178,6 +1178,41 @@ def bill_due(
     if report.failed:
         logger.error("Billing run: %s customer(s) failed and will be retried", report.failed)
     return report
+
+
+def customer_pages_due(
+    *, now: datetime | None = None, size: int = BATCH_SIZE
+) -> Iterator[list[int]]:
+    """The ids of the customers :func:`bill_due` would bill, in keyset pages of ``size`` (for
+    the Celery sweep, which hands them to workers)."""
+    return _customer_pages(now or timezone.now(), size)
+
+
+def customers_bill(*, user_ids: list[int], now: datetime | None = None) -> BillingReport:
+    """
+    Bill these customers as :func:`bill_due` bills one of its pages (set-based, one
+    transaction; alone those with a settlement to make or whose rules raised), then, waiting,
+    the ones another transaction held. Each customer's time is read under their lock.
+    """
+    _refuse_nesting()
+    report = BillingReport()
+    skip = connection.features.has_select_for_update_skip_locked
+    busy = _bill_page(sorted(user_ids), now, report, skip_locked=skip)
+    for user_id, settle in busy:
+        _bill_customer(user_id, now, report, settle=settle)
+    return report
+
+
+def customer_needs_settling(*, user_id: int, now: datetime) -> bool:
+    """
+    Whether :func:`subscriptions_settle` would do anything for the customer: a suspended or
+    past-due subscription to pay, a boundary or grace period's end passed by ``now`` to catch
+    up, or a recorded billing failure to clear. One indexed query: most top-ups find nothing
+    and skip the settlement's transaction.
+    """
+    pending = Subscription.objects.filter(Q(status__in=UNPAID) | _due(now), user_id=OuterRef("pk"))
+    failed = BillingFailure.objects.filter(user_id=OuterRef("pk"))
+    return User.objects.filter(Exists(pending) | Exists(failed), pk=user_id).exists()
 
 
 def bill_due_count(*, now: datetime | None = None) -> int:

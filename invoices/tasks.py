@@ -18,8 +18,6 @@ from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
-from django.utils import timezone
 
 from . import billing
 
@@ -46,22 +44,8 @@ def bill_customers(user_ids: list[int]) -> None:
 
 
 def customers_bill(*, user_ids: list[int]) -> billing.BillingReport:
-    """
-    Bill these customers by ``bill_due``'s own code for a page (one transaction for those with
-    only boundaries due, set-based; alone those with a settlement to make or whose rules
-    raised), then wait for the ones another transaction held (a job's task for one of them,
-    this very batch delivered twice). Each customer's time is read under their lock.
-
-    The engine's page functions are private to ``invoices.billing`` (another change owns it):
-    a public ``billing.customers_bill(*, user_ids, now=None)`` doing this is what it should
-    offer; this is that function's body, kept here until it does.
-    """
-    report = billing.BillingReport()
-    skip = connection.features.has_select_for_update_skip_locked
-    busy = billing._bill_page(sorted(user_ids), None, report, skip_locked=skip)
-    for user_id, settle in busy:
-        billing._bill_customer(user_id, None, report, settle=settle)
-    return report
+    """Bill these customers as ``bill_due`` bills one of its pages (the engine's own code)."""
+    return billing.customers_bill(user_ids=user_ids)
 
 
 def due_enqueue(*, now: datetime | None = None, batch: int | None = None) -> int:
@@ -77,8 +61,8 @@ def due_enqueue(*, now: datetime | None = None, batch: int | None = None) -> int
     expires = max(SWEEP_EXPIRES_MIN, sweep_seconds)
     queued = 0
     # The engine's own keyset pages of whom bill_due visits, so the two can't differ and memory
-    # stays flat (a public name for them is wanted in billing.py, which this change doesn't own).
-    for page in billing._customer_pages(now or timezone.now(), max(batch, LIST_PAGE)):
+    # stays flat.
+    for page in billing.customer_pages_due(now=now, size=max(batch, LIST_PAGE)):
         for start in range(0, len(page), batch):
             bill_customers.apply_async(args=[page[start : start + batch]], expires=expires)
         queued += len(page)

@@ -10,8 +10,9 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.signals import credit_added
 from invoices import billing
+from invoices.billing import customer_needs_settling
 from invoices.models import BillingFailure, Invoice
-from invoices.receivers import _settlement_needed, settle_after_credit_added
+from invoices.receivers import settle_after_credit_added
 from subscriptions.models import Subscription
 
 from .conftest import START, assert_books_balance, balance, top_up
@@ -60,9 +61,9 @@ def test_a_top_up_with_nothing_to_settle_costs_one_query_more_than_the_money(
 
 def test_the_check_is_one_query(customer, subscription, django_assert_num_queries):
     with django_assert_num_queries(1):
-        assert not _settlement_needed(user_id=customer.pk, now=START + DAY)
+        assert not customer_needs_settling(user_id=customer.pk, now=START + DAY)
     with django_assert_num_queries(1):
-        assert _settlement_needed(user_id=customer.pk, now=RENEWAL)  # the renewal is due
+        assert customer_needs_settling(user_id=customer.pk, now=RENEWAL)  # the renewal is due
 
 
 def test_a_recorded_failure_still_settles_and_is_cleared(customer, subscription):
