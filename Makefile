@@ -39,14 +39,18 @@ browser:
 test: install browser
 	$(BIN)/python -m pytest
 
-# Benchmarks (not part of `make test`): PostgreSQL at 127.0.0.1:5432 and Debian's wrk.
+# Benchmarks (not part of `make test`): PostgreSQL at 127.0.0.1:5432, Redis at 127.0.0.1:6379
+# (the Celery figures) and Debian's wrk.
 bench: install
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null; } || \
 	  { echo "wrk is needed: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench.queries
 	$(BIN)/python -m bench.http
 	$(BIN)/python -m bench.billing
+	$(BIN)/python -m bench.scheduler
 	$(BIN)/python -m bench.events
+	$(BIN)/python -m bench.dashboard
+	$(BIN)/python -m bench.celery
 
 lint: install
 	$(BIN)/ruff check .
