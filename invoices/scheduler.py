@@ -64,11 +64,9 @@ from django_apscheduler.util import get_django_internal_datetime
 from core import runtime
 from events.models import Event, EventType
 from events.services import event_listen, event_unlisten
-from notices import relay as notice_relay
 from subscriptions.models import Subscription
-from webhooks import relay as webhook_relay
 
-from . import billing, jobs
+from . import background, jobs
 from .leader import LeaderLock, leader_lock
 
 logger = logging.getLogger(__name__)
@@ -220,7 +218,7 @@ class BillingScheduler:
         self.scheduler = make_scheduler()
         self.scheduler.start(paused=True)
         now = timezone.now()
-        report = billing.bill_due()  # each customer's clock read under their lock
+        report = jobs.catch_up(now=now)  # billed here, or queued for the Celery workers
         logger.info("Scheduler catch-up as of %s: %s", now.isoformat(), report)
         self.reconcile_all()
         self._add_system_jobs()
@@ -229,16 +227,14 @@ class BillingScheduler:
             return
         self.failed_starts = 0  # before is_leader: whoever sees it leading sees the reset
         self.is_leader = True
-        webhook_relay.start()  # the leader delivers webhooks
-        notice_relay.start()  # and SMS notices
+        background.relays_start()  # the leader delivers webhooks and SMS (or has workers do it)
         self.scheduler.resume()
         logger.info("Scheduler leading (ready in %.2f s)", time.monotonic() - started)
         self._reconcile_loop()
 
     def _stop_scheduler(self) -> None:
         self.is_leader = False
-        webhook_relay.stop()
-        notice_relay.stop()
+        background.relays_stop()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
             # Its threads are gone; their database connections sit in reference cycles until
