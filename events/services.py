@@ -75,6 +75,31 @@ def _render(event: Event) -> str:
     return json.dumps(body, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
 
 
+def _events_build(
+    customer_id: int,
+    phone: str,
+    last_sequence: int,
+    drafts: Sequence[EventDraft],
+    created_at: datetime,
+) -> list[Event]:
+    """The customer's events for ``drafts``, numbered on from ``last_sequence``, rendered."""
+    events = []
+    for offset, draft in enumerate(drafts, start=1):
+        event = Event(
+            public_id=f"evt_{uuid.uuid4().hex}",
+            type=EventType(draft.type),
+            customer_id=customer_id,
+            customer_phone=phone,
+            sequence=last_sequence + offset,
+            occurred_at=draft.occurred_at,
+            created_at=created_at,
+            data=draft.data,
+        )
+        event.payload = _render(event)
+        events.append(event)
+    return events
+
+
 def _customer_phone_and_last_sequence(customer_id: int) -> tuple[str, int]:
     """The customer's phone and their last event's sequence, in one query (an index-only scan)."""
     last = (
@@ -109,21 +134,7 @@ def event_record_many(
         raise RuntimeError("Events are recorded in the transaction of the change they describe.")
     phone, last = _customer_phone_and_last_sequence(customer_id)
     phone = customer_phone if customer_phone is not None else phone
-    created_at = now or timezone.now()
-    events = []
-    for offset, draft in enumerate(drafts, start=1):
-        event = Event(
-            public_id=f"evt_{uuid.uuid4().hex}",
-            type=EventType(draft.type),
-            customer_id=customer_id,
-            customer_phone=phone,
-            sequence=last + offset,
-            occurred_at=draft.occurred_at,
-            created_at=created_at,
-            data=draft.data,
-        )
-        event.payload = _render(event)
-        events.append(event)
+    events = _events_build(customer_id, phone, last, drafts, now or timezone.now())
     if len(events) == 1:
         events[0].save(force_insert=True)
     else:
@@ -161,19 +172,7 @@ def event_record_batch(
     events = []
     for customer_id, items in drafts.items():
         phone, last_sequence = customers[customer_id]
-        for offset, draft in enumerate(items, start=1):
-            event = Event(
-                public_id=f"evt_{uuid.uuid4().hex}",
-                type=EventType(draft.type),
-                customer_id=customer_id,
-                customer_phone=phone,
-                sequence=last_sequence + offset,
-                occurred_at=draft.occurred_at,
-                created_at=created_at,
-                data=draft.data,
-            )
-            event.payload = _render(event)
-            events.append(event)
+        events += _events_build(customer_id, phone, last_sequence, items, created_at)
     _events_insert(events)
     transaction.on_commit(lambda: _tell_listeners(events))
     return events
