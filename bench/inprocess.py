@@ -7,7 +7,8 @@ sensitive than the HTTP figures to a machine busy with other work; compare withi
         [--requests 60] [--rounds 3]
 
 Uses the database in DATABASE_URL as it is (an SQLite file is made and migrated if missing) and
-adds a customer with 20 subscriptions and plans to buy.
+adds a customer with 20 subscriptions and plans to buy. Stops if a hand-written ceiling's answer
+differs from its endpoint's (``bench/views.py``).
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ def main() -> None:
         "POST credit/top-up/": top_up,
         "POST purchase-plan/": purchase,
     }
+    # A ceiling is fair only if it answers what the API answers: the same bytes (the links aside).
+    for name in ("plans", "invoices", "subscriptions"):
+        ceiling = client.get(f"/bench/{name}/").content.replace(b"/bench/", b"/api/v1/")
+        if ceiling != client.get(f"/api/v1/{name}/").content:
+            raise SystemExit(f"the hand-written {name} answer differs from GET {name}/")
     queries = {}
     for name, call in endpoints.items():
         for _ in range(10):  # warm up
