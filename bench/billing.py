@@ -4,13 +4,14 @@ all due, in invoices per second and queries per invoice; then the scheduler with
 subscription in its job store: how long the first reconcile takes, and how long a scheduler
 takes to start (catch-up, reconcile) and how much memory it holds with 100,000 jobs.
 
-    .venv/bin/python -m bench.billing [--sizes 10000 100000]
+    .venv/bin/python -m bench.billing [--sizes 10000 100000] [--workers 2] [--no-scheduler]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,10 +28,14 @@ def rss_mib() -> float:
 
 class QueryCounter:
     def __init__(self) -> None:
+        import threading
+
         self.count = 0
+        self.lock = threading.Lock()
 
     def __call__(self, execute, sql, params, many, context):
-        self.count += 1
+        with self.lock:
+            self.count += 1
         return execute(sql, params, many, context)
 
 
@@ -81,15 +86,9 @@ def seed(size: int):
     return now
 
 
-def backend_cpu_seconds() -> float:
-    """CPU time used so far by this connection's PostgreSQL backend (on this machine)."""
+def _process_cpu_seconds(pid: int) -> float:
     import os
 
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -97,10 +96,78 @@ def backend_cpu_seconds() -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def backend_cpu_seconds() -> float:
+    """CPU time used so far by this connection's PostgreSQL backend (on this machine)."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    return _process_cpu_seconds(connection.connection.info.backend_pid)
+
+
+class BackendCpu:
+    """
+    The CPU time of every PostgreSQL backend the process's connections use while it is open
+    (``bill_due`` bills in threads, each with a connection of its own): each backend's time
+    is read from /proc when its connection closes, and the open ones' at the end.
+    """
+
+    def __init__(self) -> None:
+        from django.db.backends.postgresql.base import DatabaseWrapper
+
+        self.wrapper = DatabaseWrapper
+        self.seconds: dict[int, float] = {}
+
+    def _read(self, wrapper) -> None:
+        if wrapper.connection is not None and not wrapper.connection.closed:
+            pid = wrapper.connection.info.backend_pid
+            self.seconds[pid] = _process_cpu_seconds(pid)
+
+    def __enter__(self) -> BackendCpu:
+        from django.db import connection
+
+        real_close = self.real_close = self.wrapper.close
+        cpu = self
+
+        def close(wrapper) -> None:
+            cpu._read(wrapper)
+            real_close(wrapper)
+
+        self.wrapper.close = close
+        self.before = backend_cpu_seconds()
+        self.main = connection.connection.info.backend_pid
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from django.db import connection
+
+        self.wrapper.close = self.real_close
+        self._read(connection)
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values()) - self.before
+
+
+@contextmanager
+def connection_created_wrapper(wrapper):
+    """Install ``wrapper`` on every connection opened meanwhile (the billing threads')."""
+    from django.db.backends.signals import connection_created
+
+    def install(sender, connection, **kwargs) -> None:
+        connection.execute_wrappers.append(wrapper)
+
+    connection_created.connect(install, weak=False)
+    try:
+        yield
+    finally:
+        connection_created.disconnect(install)
+
+
 def bench_bill_due(size: int) -> None:
     """The batch run (pages of invoices.billing.BATCH_SIZE customers): invoices per second,
     statements per invoice, and the CPU each invoice costs in Python and in PostgreSQL's backend
     (what the rate would be on an idle machine, whatever else runs on this one)."""
+    from django.conf import settings
     from django.db import connection, connections
 
     from invoices.billing import BATCH_SIZE, bill_due
@@ -111,19 +178,21 @@ def bench_bill_due(size: int) -> None:
     now = seed(size)
     counter = QueryCounter()
     rss_before = rss_mib()
-    backend_before = backend_cpu_seconds()
-    cpu_before = time.process_time()
-    started = time.perf_counter()
-    with connection.execute_wrapper(counter):
-        report = bill_due(now=now)
-    elapsed = time.perf_counter() - started
-    python_ms = (time.process_time() - cpu_before) * 1000
-    backend_ms = (backend_cpu_seconds() - backend_before) * 1000
+    with BackendCpu() as backends:
+        cpu_before = time.process_time()
+        started = time.perf_counter()
+        # Threads' connections too (execute_wrapper is the calling thread's only).
+        with connection_created_wrapper(counter), connection.execute_wrapper(counter):
+            report = bill_due(now=now)
+        elapsed = time.perf_counter() - started
+        python_ms = (time.process_time() - cpu_before) * 1000
+    backend_ms = backends.total * 1000
     invoices = report.invoices_paid + report.invoices_unpaid
     print(
         f"bill_due, {size:>7,} due subscriptions: {invoices:,} invoices in {elapsed:6.1f} s = "
         f"{invoices / elapsed:7.0f} invoices/s, {counter.count / invoices:.3f} queries/invoice "
-        f"({counter.count:,} in pages of {BATCH_SIZE}); CPU per invoice: Python "
+        f"({counter.count:,} in pages of {BATCH_SIZE}, "
+        f"{getattr(settings, 'BILLING_WORKERS', 2)} workers); CPU per invoice: Python "
         f"{python_ms / invoices:.3f} ms + PostgreSQL {backend_ms / invoices:.3f} ms "
         f"(= {invoices / ((python_ms + backend_ms) / 1000):,.0f} invoices per CPU-second); "
         f"memory +{rss_mib() - rss_before:.0f} MiB"
@@ -166,9 +235,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--no-scheduler", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, help="BILLING_WORKERS for bill_due (default: the setting's)"
+    )
     options = parser.parse_args()
     print(f"Machine: {machine()}")
     setup_django()
+    if options.workers is not None:
+        from django.conf import settings
+
+        settings.BILLING_WORKERS = options.workers
     for size in options.sizes:
         bench_bill_due(size)
     if not options.no_scheduler:

@@ -22,6 +22,8 @@ waiting), run through the same rules (:func:`boundaries_process`) with books hel
 (:class:`_BatchBooks`), then written with a bounded number of statements (:class:`_Page`). The
 single-customer paths (purchase, settle, reactivate, the scheduler's job) use the same rules
 with books that write as they go (:class:`_Ledger`); a differential test keeps the two equal.
+On PostgreSQL the pages are billed by ``BILLING_WORKERS`` threads (:func:`_bill_pages_in_threads`),
+so that one renders a page while PostgreSQL writes another's.
 
 One customer's failure never stops the others: the single-customer runs
 (:func:`subscription_bill`, :func:`subscriptions_settle`) bill each customer in a transaction of
@@ -35,7 +37,9 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -45,7 +49,7 @@ from typing import Protocol
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from accounts.credit import credit_pay_invoice, credit_prorate
@@ -1069,6 +1073,57 @@ def _bill_page(
     return left
 
 
+def _bill_pages_in_threads(
+    pages: Iterator[list[int]],
+    workers: int,
+    now: datetime | None,
+    report: BillingReport,
+    skip_locked: bool,
+    progress: Callable[[int], object] | None,
+) -> list[tuple[int, bool]]:
+    """
+    Bill the pages in ``workers`` threads, each with its own connection, taking the next page
+    from the one keyset walk: while one thread waits for PostgreSQL to write a page (psycopg
+    releases the GIL), another runs the rules for the next. Each page is still its own
+    transaction, with SKIP LOCKED. Return the customers found busy, in id order.
+    """
+    lock = threading.Lock()
+    # The caller's time zone and language: rendering the events depends on them.
+    zone, language = timezone.get_current_timezone(), translation.get_language()
+
+    def take() -> list[int] | None:
+        with lock:
+            return next(pages, None)
+
+    def told(count: int) -> None:
+        with lock:
+            progress(count)
+
+    def work() -> list[tuple[int, bool]]:
+        busy = []
+        try:
+            with timezone.override(zone), translation.override(language):
+                while (user_ids := take()) is not None:
+                    own = BillingReport()
+                    busy += _bill_page(
+                        user_ids,
+                        now,
+                        own,
+                        skip_locked=skip_locked,
+                        progress=told if progress is not None else None,
+                    )
+                    with lock:
+                        report.add(own)
+        finally:
+            connection.close()
+        return busy
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bill_due") as pool:
+        results = [pool.submit(work) for _ in range(workers)]
+        busy = [customer for result in results for customer in result.result()]
+    return sorted(busy)
+
+
 def _customer_pages(now: datetime, size: int) -> Iterator[list[int]]:
     """Keyset pages of the customers with a boundary due by ``now`` or a settlement to make, in
     id order: at most ``size`` ids in memory at a time."""
@@ -1161,6 +1216,7 @@ def bill_due(
     keyset pages of ``BATCH_SIZE``, each page in one transaction with a bounded number of
     statements (:class:`_Page`), by the same rules as one customer at a time; one whose billing
     fails is billed alone, recorded (``report.failed``), and the run goes on with the others.
+    On PostgreSQL, ``BILLING_WORKERS`` threads (2 by default) bill the pages.
     """
     _refuse_nesting()
     report = BillingReport()
@@ -1168,9 +1224,16 @@ def bill_due(
     # bill_due, a purchase…) instead of queueing behind it, so two runs share the work.
     # Second pass: wait for those, so that none is left out.
     skip = connection.features.has_select_for_update_skip_locked
-    busy: list[tuple[int, bool]] = []
-    for user_ids in _customer_pages(now or timezone.now(), BATCH_SIZE):
-        busy += _bill_page(user_ids, now, report, skip_locked=skip, progress=progress)
+    pages = _customer_pages(now or timezone.now(), BATCH_SIZE)
+    workers = getattr(settings, "BILLING_WORKERS", 2)
+    if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        busy = _bill_pages_in_threads(pages, workers, now, report, skip, progress)
+    else:
+        # One thread: SQLite has one writer, and inside a transaction (a test's) another
+        # thread's connection would not see its rows.
+        busy = []
+        for user_ids in pages:
+            busy += _bill_page(user_ids, now, report, skip_locked=skip, progress=progress)
     for user_id, settle in busy:
         _bill_customer(user_id, now, report, settle=settle)
         if progress is not None:
