@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -48,14 +48,17 @@ from apscheduler.util import obj_to_ref
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import (
+    BigIntegerField,
     CharField,
+    F,
+    Func,
     Max,
     OuterRef,
     QuerySet,
     Subquery,
     Value,
 )
-from django.db.models.functions import Cast, Concat
+from django.db.models.functions import Cast, Concat, Substr
 from django.utils import timezone
 from django_apscheduler.jobstores import DjangoJobStore
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
@@ -374,8 +377,9 @@ class BillingScheduler:
             identifier = job_id(term.pk)
             wanted_next = term.next_boundary_at if term.is_active else None
             state = _load_state(stored) if stored is not None else None
-            if state is not None and not _trigger_follows(state["trigger"], term):
-                # A change of plan started a new term: another interval from another start.
+            if state is not None and not _job_follows(state, term):
+                # A change of plan started a new term: another interval from another start,
+                # another end, another plan's name.
                 state = None
             if state is None:
                 row = _job_row(_job_state(term, wanted_next), protocol)
@@ -482,7 +486,36 @@ class _Term:
         return timedelta(seconds=self.period_seconds)
 
 
-_TERM_FIELDS = [field.name for field in fields(_Term)]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _Microseconds(Func):
+    """
+    A timestamp column as whole microseconds since the Unix epoch (NULL stays NULL). A reconcile
+    reads three timestamps a subscription: as numbers they cost a tenth of what Django's
+    time-zone-aware loader costs to parse their text on PostgreSQL (a third of a start's time).
+    """
+
+    output_field = BigIntegerField()
+
+    def get_db_converters(self, connection):
+        return []  # both databases send integers (or NULL) already
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: the whole seconds, then the
+        # fraction's six digits (none when it is zero).
+        (column,) = self.get_source_expressions()
+        seconds = Cast(Func(Value("%s"), column, function="strftime"), BigIntegerField())
+        fraction = Cast(Substr(column, 21), BigIntegerField())
+        return compiler.compile(seconds * 1_000_000 + fraction)
+
+
+def _from_microseconds(value: int | None) -> datetime | None:
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
 
 
 # The statuses that are not live. Filtering on "not one of these" rather than "live": a page's
@@ -495,22 +528,48 @@ _ENDED_STATUSES = [
 
 
 def _live_with_jobs() -> QuerySet:
-    """The live subscriptions' terms, each with its stored job's state (None if it has none):
-    one query, the job row found by its primary key."""
+    """The live subscriptions' terms (their timestamps as microseconds), each with its stored
+    job's state (None if it has none): one query, the job row found by its primary key."""
     identifier = Concat(Value(JOB_PREFIX), Cast(OuterRef("pk"), CharField()))
     stored = DjangoJob.objects.filter(id=identifier).order_by().values("job_state")[:1]
     return (
         Subscription.objects.exclude(status__in=_ENDED_STATUSES)
-        .annotate(stored_job=Subquery(stored))
-        .values_list(*_TERM_FIELDS, "stored_job")
+        .annotate(
+            next_boundary_us=_Microseconds(F("next_boundary_at")),
+            term_start_us=_Microseconds(F("term_start_at")),
+            end_us=_Microseconds(F("end_at")),
+            stored_job=Subquery(stored),
+        )
+        .values_list(
+            "pk",
+            "status",
+            "next_boundary_us",
+            "period_seconds",
+            "term_start_us",
+            "end_us",
+            "plan_name",
+            "stored_job",
+        )
     )
 
 
 def _page(rows: QuerySet) -> list[tuple[_Term, bytes | None]]:
     """The page's live subscriptions with their stored jobs (a status neither live nor known
     to have ended is left out: its job, if any, is removed as for an ended one)."""
-    page = [(_Term(*row[:-1]), row[-1]) for row in rows]
-    return [(term, stored) for term, stored in page if term.status in Subscription.LIVE_STATUSES]
+    page = []
+    for pk, status, next_boundary, period_seconds, term_start, end, plan_name, stored in rows:
+        if status in Subscription.LIVE_STATUSES:
+            term = _Term(
+                pk,
+                status,
+                _from_microseconds(next_boundary),
+                period_seconds,
+                _from_microseconds(term_start),
+                _from_microseconds(end),
+                plan_name,
+            )
+            page.append((term, stored))
+    return page
 
 
 def _job_state(term: _Term, next_run_time: datetime | None) -> dict:
@@ -533,12 +592,22 @@ def _job_state(term: _Term, next_run_time: datetime | None) -> dict:
         "executor": "default",
         "args": (term.pk,),
         "kwargs": {},
-        "name": f"Bill subscription {term.pk} ({term.plan_name})",
+        "name": _job_name(term),
         "misfire_grace_time": JOB_DEFAULTS["misfire_grace_time"],
         "coalesce": JOB_DEFAULTS["coalesce"],
         "max_instances": JOB_DEFAULTS["max_instances"],
         "next_run_time": next_run_time,
     }
+
+
+def _job_name(term: _Term | Subscription) -> str:
+    return f"Bill subscription {term.pk} ({term.plan_name})"
+
+
+def _job_follows(state: dict, term: _Term) -> bool:
+    """Whether a stored job's state is for ``term``: its trigger runs at the term's period
+    starts until its end, and its name shows the term's plan."""
+    return _trigger_follows(state["trigger"], term) and state.get("name") == _job_name(term)
 
 
 def _job_row(state: dict, protocol: int) -> DjangoJob:

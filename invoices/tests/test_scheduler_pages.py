@@ -72,6 +72,8 @@ def subscribe(plan, count, *, statuses=("active",), first=0, seed=1):
     subscriptions = []
     for n, user in enumerate(users):
         start = NOW - timedelta(seconds=rng.randrange(60, int(PERIOD.total_seconds())))
+        if n % 2:  # half of them with a fraction of a second, the others without
+            start -= timedelta(microseconds=rng.randrange(1, 1_000_000))
         subscriptions.append(
             Subscription(
                 user=user,
@@ -163,6 +165,74 @@ def test_bulk_rows_are_byte_for_byte_what_add_job_stores(billing_scheduler, plan
         k: bytes(v) for k, v in bulk.items()
     }
     assert dict(DjangoJob.objects.values_list("id", "next_run_time")) == bulk_next
+
+
+def stored_bytes(subscription):
+    return bytes(DjangoJob.objects.get(id=scheduler.job_id(subscription.pk)).job_state)
+
+
+# Each way a stored job can stop following its subscription's term while its next run stays
+# right: only its trigger (start, period, end) or its name differs.
+DRIFTS = {
+    # The same period starts, counted from a period earlier.
+    "term_start_at": lambda s: {"term_start_at": s.term_start_at - PERIOD},
+    # Periods half as long: the next run is the same, every later one is not.
+    "period_seconds": lambda s: {"period_seconds": s.period_seconds // 2},
+    "end_at": lambda s: {"end_at": s.end_at + PERIOD},
+    "plan_name": lambda s: {"plan_name": "Silver"},
+}
+
+
+@pytest.mark.parametrize("drift", DRIFTS)
+def test_a_job_that_no_longer_follows_its_term_is_replaced(billing_scheduler, plan, drift):
+    subscription, *others = subscribe(plan, 4, statuses=("active", "paused"))
+    billing_scheduler.reconcile_all()
+    untouched = {other.pk: stored_bytes(other) for other in others}
+    Subscription.objects.filter(pk=subscription.pk).update(**DRIFTS[drift](subscription))
+
+    report = billing_scheduler.reconcile_all()
+
+    assert (report.replaced, report.changed) == (1, 1)
+    subscription.refresh_from_db()
+    repaired = stored_bytes(subscription)
+    add_job_the_apscheduler_way(billing_scheduler, subscription)
+    assert stored_bytes(subscription) == repaired  # what add_job makes for the new term
+    assert {other.pk: stored_bytes(other) for other in others} == untouched
+    assert billing_scheduler.reconcile_all().changed == 0
+
+
+def test_a_change_to_a_plan_of_the_same_cycle_at_the_period_end_gets_the_new_terms_job(
+    billing_scheduler, plan
+):
+    # The new term's period starts fall where the old job's would: only its end (a new
+    # validity from the change) and its name tell the old job from the new term's.
+    from accounts.credit import credit_top_up
+    from invoices import billing
+
+    gold = Plan.objects.create(name="Gold", amount=Decimal("700.00"), total_valid_months=24)
+    customer = User.objects.create(phone="+8801900000000", name="Customer", credit=0)
+    credit_top_up(user_id=customer.pk, amount=Decimal("5000"))
+    subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk)
+    billing.subscription_plan_change(
+        user_id=customer.pk, subscription_id=subscription.pk, plan_id=gold.pk, timing="period_end"
+    )
+    billing_scheduler.reconcile_all()
+    boundary = subscription.next_boundary_at
+    billing.bill_due(now=boundary)  # the boundary's run: the new plan's term starts
+    # ... and, as after that run, the old job's next run moved one old period on.
+    billing_scheduler.scheduler.modify_job(
+        scheduler.job_id(subscription.pk), next_run_time=boundary + PERIOD
+    )
+    subscription.refresh_from_db()
+    assert (subscription.plan_name, subscription.next_boundary_at) == ("Gold", boundary + PERIOD)
+
+    report = billing_scheduler.reconcile_all()
+
+    assert report.replaced == 1
+    job = billing_scheduler.scheduler.get_job(scheduler.job_id(subscription.pk))
+    assert job.name == f"Bill subscription {subscription.pk} (Gold)"
+    assert (job.trigger.start_date, job.trigger.end_date) == (boundary, subscription.end_at)
+    assert job.next_run_time == boundary + PERIOD
 
 
 def test_jobs_made_one_at_a_time_are_found_in_step(billing_scheduler, plan):
