@@ -847,14 +847,61 @@ def _values_sql(fields: list, objects: list) -> tuple[str, list | None]:
     return ", ".join(rows), None
 
 
+def _ids_take(groups: list[tuple[type, list]]) -> bool:
+    """
+    On PostgreSQL, give each group's objects ids from their table's sequence, in order, in one
+    statement (so rows that refer to each other are written once, each knowing the other's id)
+    and return True; elsewhere (SQLite has no sequences) False: the inserts return the ids.
+    """
+    if connection.vendor != "postgresql":
+        return False
+    groups = [(model, objects) for model, objects in groups if objects]
+    if not groups:
+        return True
+    taking = "ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s))"
+    params = []
+    for model, objects in groups:
+        params += [model._meta.db_table, model._meta.pk.column, len(objects)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join([taking] * len(groups)), params)
+        taken = cursor.fetchone()
+    for (_, objects), ids in zip(groups, taken, strict=True):
+        for obj, pk in zip(objects, sorted(ids), strict=True):
+            obj.pk = pk
+    return True
+
+
+def _rows_copy(model: type, objects: list) -> None:
+    """Insert the objects, ids included (:func:`_ids_take`), with PostgreSQL's ``COPY``: no
+    statement to build or parse, and psycopg writes the rows in C."""
+    meta = model._meta
+    fields = list(meta.concrete_fields)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = _db_values(fields, objects)
+    width = len(fields)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for start in range(0, len(values), width):
+            copy.write_row(values[start : start + width])
+    for obj in objects:
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
 def _rows_insert(model: type, objects: list) -> None:
     """
     Insert the objects (every concrete field but the primary key) and set their primary keys,
     in order: one ``INSERT … VALUES … RETURNING`` per chunk of the database's parameter limit.
     ``bulk_create`` on PostgreSQL sends each column as an array, which psycopg builds in Python
-    (the escaping of each text value included): that was most of the run's time.
+    (the escaping of each text value included): that was most of the run's time. Objects that
+    have their ids already (:func:`_ids_take`) are copied in (:func:`_rows_copy`).
     """
     if not objects:
+        return
+    if objects[0].pk is not None:
+        _rows_copy(model, objects)
         return
     meta = model._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
@@ -947,26 +994,15 @@ class _Page:
         """Write what :meth:`bill` recorded: a bounded number of statements for the page."""
         books = self.books
         invoices = [invoice for b in books for invoice in b.invoices]
-        if invoices:
-            # Numbers in issue order, a block per year, taken last (after every other lock).
-            years: dict[int, list[Invoice]] = {}
-            for invoice in invoices:
-                years.setdefault(invoice_number_year(invoice.issued_at), []).append(invoice)
-            for year, issued in sorted(years.items()):
-                first = invoice_numbers_take(year=year, count=len(issued))
-                for seq, invoice in enumerate(issued, start=first):
-                    invoice.number = str(InvoiceNumber(year, seq))
-                    invoice.number_year, invoice.number_seq = year, seq
-        # The ledger lines in the order money moved (their ids follow it), then the invoices
-        # that they paid, then each line's invoice.
+        # The ledger lines in the order money moved (their ids follow it), each with the invoice
+        # it paid. With their ids taken first (PostgreSQL), both are written once, linked.
         payments = [payment for b in books for payment in b.payments]
-        _rows_insert(CreditTransaction, [line for line, _ in payments])
-        for line, invoice in payments:
-            invoice.payment_id = line.pk
-        _rows_insert(Invoice, invoices)
-        for line, invoice in payments:
-            line.invoice_id = invoice.pk
-        _rows_update(CreditTransaction, ["invoice_id"], [line for line, _ in payments])
+        lines = [line for line, _ in payments]
+        linked = _ids_take([(CreditTransaction, lines), (Invoice, invoices)])
+        if linked:
+            for line, invoice in payments:
+                invoice.payment_id, line.invoice_id = line.pk, invoice.pk
+        _rows_insert(CreditTransaction, lines)
         paying = {b.account.user_id: b.account for b in books if b.payments}
         _rows_update(User, ["credit"], [_Balance(a.user_id, a.balance) for a in paying.values()])
         moment = timezone.now()  # updated_at, as save() sets it
@@ -985,12 +1021,31 @@ class _Page:
             PlanChange.objects.bulk_update(
                 changes, ["status", "first_period_index", "effective_at"]
             )
+        billed = [user_id for user_id in self.user_ids if user_id not in set(self.failed)]
+        BillingFailure.objects.filter(user_id__in=billed).delete()
+        if invoices:
+            # Numbers in issue order, a block per year, taken last (after every other lock):
+            # the year's counter stays locked to the commit, and the next page waits for it.
+            years: dict[int, list[Invoice]] = {}
+            for invoice in invoices:
+                years.setdefault(invoice_number_year(invoice.issued_at), []).append(invoice)
+            for year, issued in sorted(years.items()):
+                first = invoice_numbers_take(year=year, count=len(issued))
+                for seq, invoice in enumerate(issued, start=first):
+                    invoice.number = str(InvoiceNumber(year, seq))
+                    invoice.number_year, invoice.number_seq = year, seq
+        if not linked:
+            for line, invoice in payments:
+                invoice.payment_id = line.pk
+        _rows_insert(Invoice, invoices)
+        if not linked:
+            for line, invoice in payments:
+                line.invoice_id = invoice.pk
+            _rows_update(CreditTransaction, ["invoice_id"], lines)
         for b in books:
             for data, invoice in b.to_complete:
                 data["id"], data["number"] = invoice.pk, invoice.number
         event_record_batch(drafts=self.events)
-        billed = [user_id for user_id in self.user_ids if user_id not in set(self.failed)]
-        BillingFailure.objects.filter(user_id__in=billed).delete()
 
 
 @dataclass
