@@ -71,12 +71,13 @@ def _render(event: Event, data: str | None = None) -> str:
     """The body receivers get (``data``: the event's data, already rendered by :func:`_json`):
     written out piece by piece, the same bytes as ``_json`` of the whole, with the data
     rendered once for the payload and the ``data`` column alike."""
+    # The id ("evt_" and hex digits), the type and the timestamps have nothing to escape.
     return (
-        f'{{"id":{_json(event.public_id)},"type":{_json(str(event.type))},'
+        f'{{"id":"{event.public_id}","type":"{event.type!s}",'
         f'"occurred_at":"{_timestamp(event.occurred_at)}",'
         f'"created_at":"{_timestamp(event.created_at)}",'
-        f'"customer":{{"id":{_json(event.customer_id)},"phone":{_json(event.customer_phone)}}},'
-        f'"sequence":{_json(event.sequence)},"data":{_json(event.data) if data is None else data}}}'
+        f'"customer":{{"id":{int(event.customer_id)},"phone":{_json(event.customer_phone)}}},'
+        f'"sequence":{int(event.sequence)},"data":{_json(event.data) if data is None else data}}}'
     )
 
 

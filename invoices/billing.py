@@ -48,7 +48,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, Lookup, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -98,14 +98,16 @@ class BillingReport:
     failed: int = 0
 
     def add(self, other: BillingReport) -> None:
-        for field in fields(self):
-            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+        for name in _REPORT_COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def __str__(self) -> str:
         return ", ".join(
             f"{field.name.replace('_', ' ')}: {getattr(self, field.name)}" for field in fields(self)
         )
 
+
+_REPORT_COUNTS = tuple(field.name for field in fields(BillingReport))
 
 # One instance each, reused: building a serializer per event cost more than rendering it (about
 # 0.5 ms, measured), and to_representation keeps no state.
@@ -627,6 +629,24 @@ def _plan_change_withdraw(subscription: Subscription, now: datetime) -> None:
 BATCH_SIZE = 500
 
 
+class _AnyOf(Lookup):
+    """
+    ``column = ANY(ids)``, for a page's hundreds of ids: on PostgreSQL one array parameter,
+    where ``__in`` has a placeholder per id that Django prepares and psycopg finds, each in
+    Python (a tenth of a page's time); elsewhere the ``IN`` list.
+    """
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s::bigint[])", (*params, list(self.rhs))
+        marks = ", ".join(["%s"] * len(self.rhs))
+        return f"{lhs} IN ({marks})", (*params, *self.rhs)
+
+
 @dataclass
 class _Account:
     """A customer of a batch page in memory: the balance and the time of the ledger's last line,
@@ -942,7 +962,7 @@ class _Page:
         now = self.now
         due = list(
             Subscription.objects.select_for_update()
-            .filter(_due(now), user_id__in=self.user_ids)
+            .filter(_due(now), _AnyOf(F("user_id"), self.user_ids))
             .order_by("user_id", "id")
         )
         if not due:
@@ -958,13 +978,13 @@ class _Page:
         )
         accounts = {
             pk: _Account(pk, credit, last_at)
-            for pk, credit, last_at in User.objects.filter(pk__in=list(by_customer))
+            for pk, credit, last_at in User.objects.filter(_AnyOf(F("pk"), list(by_customer)))
             .annotate(last_line_at=Subquery(last_line))
             .values_list("pk", "credit", "last_line_at")
         }
         unpaid: dict[int, list[Invoice]] = {}
         for invoice in Invoice.objects.filter(
-            subscription__in=[s.pk for s in due], status=Invoice.Status.UNPAID
+            _AnyOf(F("subscription_id"), [s.pk for s in due]), status=Invoice.Status.UNPAID
         ).order_by("period_index"):
             unpaid.setdefault(invoice.subscription_id, []).append(invoice)
         changing = [s.pk for s in due if s.scheduled_plan_id is not None]
@@ -1013,7 +1033,7 @@ class _Page:
         _rows_update(Subscription, _TERM_FIELDS, [s for s in self.changed if s.pk in terms])
         voided = [invoice.pk for b in books for invoice in b.voided]
         if voided:
-            Invoice.objects.filter(pk__in=voided).update(
+            Invoice.objects.filter(_AnyOf(F("pk"), voided)).update(
                 status=Invoice.Status.VOID, voided_at=self.now
             )
         changes = [change for b in books for change in b.changes]
@@ -1022,7 +1042,7 @@ class _Page:
                 changes, ["status", "first_period_index", "effective_at"]
             )
         billed = [user_id for user_id in self.user_ids if user_id not in set(self.failed)]
-        BillingFailure.objects.filter(user_id__in=billed).delete()
+        BillingFailure.objects.filter(_AnyOf(F("user_id"), billed)).delete()
         if invoices:
             # Numbers in issue order, a block per year, taken last (after every other lock):
             # the year's counter stays locked to the commit, and the next page waits for it.
@@ -1063,7 +1083,7 @@ class _Balance:
 def _settling(user_ids: list[int]) -> set[int]:
     """Which of these customers have a suspended or past-due subscription their credit covers."""
     return set(
-        Subscription.objects.filter(_SETTLES, user_id__in=user_ids)
+        Subscription.objects.filter(_SETTLES, _AnyOf(F("user_id"), user_ids))
         .order_by()
         .values_list("user_id", flat=True)
         .distinct()
@@ -1084,7 +1104,7 @@ def _bill_batch(
         with transaction.atomic(durable=True):
             locked = list(
                 User.objects.select_for_update(no_key=True, skip_locked=skip_locked)
-                .filter(pk__in=user_ids)
+                .filter(_AnyOf(F("pk"), user_ids))
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
