@@ -31,10 +31,14 @@ class Event(models.Model):
     """Something that happened to a customer's money or subscriptions, as receivers see it."""
 
     id = models.BigAutoField(primary_key=True)  # internal order; the API shows public_id
-    public_id = models.CharField(max_length=40, unique=True, help_text='"evt_" + 32 hex digits.')
+    # Unique by a constraint, not unique=True: that adds an index for LIKE 'prefix%' queries,
+    # which nothing makes, to every insert.
+    public_id = models.CharField(max_length=40, help_text='"evt_" + 32 hex digits.')
     type = models.CharField(max_length=64, choices=EventType.choices)
+    # No index of its own: events_sequence_per_customer (customer, sequence) serves lookups by
+    # customer, the last sequence (scanned backwards) included.
     customer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="events"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="events", db_index=False
     )
     customer_phone = models.CharField(max_length=32, help_text="E.164, at the time of the event.")
     sequence = models.PositiveBigIntegerField(help_text="1, 2, 3… per customer, without gaps.")
@@ -50,12 +54,13 @@ class Event(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["customer", "sequence"], name="events_sequence_per_customer"
-            )
+            ),
+            models.UniqueConstraint(fields=["public_id"], name="events_public_id_unique"),
         ]
+        # Newest first (-id) reads the primary key backwards; a customer's last sequence reads
+        # events_sequence_per_customer backwards: neither needs an index of its own.
         indexes = [
-            models.Index(fields=["customer", "-sequence"], name="events_customer_sequence"),
             models.Index(fields=["type", "-id"], name="events_type_id"),
-            models.Index(fields=["-id"], name="events_id_desc"),
             models.Index(fields=["created_at"], name="events_created_at"),
             models.Index(
                 fields=["id"],

@@ -17,11 +17,13 @@ class Invoice(models.Model):
         UNPAID = "unpaid", "Unpaid"
         VOID = "void", "Void"
 
+    # No index of their own: invoices_one_per_period (subscription, period_index) and
+    # invoices_by_user (user, -issued_at, -id) begin with them.
     subscription = models.ForeignKey(
-        Subscription, on_delete=models.PROTECT, related_name="invoices"
+        Subscription, on_delete=models.PROTECT, related_name="invoices", db_index=False
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invoices"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invoices", db_index=False
     )
     period_index = models.PositiveIntegerField()
     period_start = models.DateTimeField()
@@ -42,9 +44,10 @@ class Invoice(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.UNPAID)
     issued_at = models.DateTimeField(help_text="The period's start: when it was due.")
     # Taken from the year's InvoiceNumberSequence when the invoice is issued (invoices.numbering).
+    # Unique by a constraint, not unique=True: that adds an index for LIKE 'prefix%' queries,
+    # which nothing makes, to every insert.
     number = models.CharField(
         max_length=24,
-        unique=True,
         help_text=("INV-YYYY-000001…: gapless per year of issued_at (TIME_ZONE), in issue order."),
     )
     number_year = models.PositiveSmallIntegerField()
@@ -69,6 +72,7 @@ class Invoice(models.Model):
             models.UniqueConstraint(
                 fields=["number_year", "number_seq"], name="invoices_number_once_per_year"
             ),
+            models.UniqueConstraint(fields=["number"], name="invoices_number_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="invoices_amount_positive"),
             models.CheckConstraint(
                 condition=(
