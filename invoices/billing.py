@@ -44,6 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 from typing import Protocol
 
 from django.conf import settings
@@ -838,10 +839,11 @@ def _db_values(fields: list, objects: list) -> list:
             for field in fields
         ]
     values = []
+    row = attrgetter(*[field.attname for field in fields])
     for obj in objects:
-        for field in fields:
-            value = getattr(obj, field.attname)
-            if type(value) not in _NATIVE:
+        for field, value in zip(fields, row(obj), strict=True):
+            # Choices (str enums) are written as their str value too.
+            if type(value) not in _NATIVE and not isinstance(value, str):
                 value = field.get_db_prep_save(value, connection)
             values.append(value)
     return values
