@@ -266,3 +266,40 @@ def test_two_batch_runs_at_once_bill_each_period_exactly_once(monkeypatch):
     numbers = sorted(Invoice.objects.values_list("number_seq", flat=True))
     assert numbers == list(range(1, 24 * 3 + 1))
     assert connection.vendor == "postgresql"
+
+
+def test_a_batch_builds_invoices_and_ledger_lines_with_their_fields_in_order():
+    # _BatchBooks.charge passes them positionally (keyword arguments cost three times as much).
+    from accounts.models import CreditTransaction
+
+    assert [field.attname for field in Invoice._meta.concrete_fields] == [
+        "id",
+        "subscription_id",
+        "user_id",
+        "period_index",
+        "period_start",
+        "period_end",
+        "plan_id",
+        "plan_name",
+        "amount",
+        "plan_change_id",
+        "status",
+        "issued_at",
+        "number",
+        "number_year",
+        "number_seq",
+        "paid_at",
+        "voided_at",
+        "payment_id",
+    ]
+    assert [field.attname for field in CreditTransaction._meta.concrete_fields] == [
+        "id",
+        "user_id",
+        "amount",
+        "kind",
+        "balance_after",
+        "invoice_id",
+        "note",
+        "created_by_id",
+        "created_at",
+    ]
