@@ -149,6 +149,26 @@ class BackendCpu:
 
 
 @contextmanager
+def copies_counted(counter: QueryCounter):
+    """Count each ``COPY`` (psycopg's ``Cursor.copy``) as a statement: Django's execute
+    wrappers do not see them."""
+    import psycopg
+
+    real_copy = psycopg.Cursor.copy
+
+    def copy(cursor, *args, **kwargs):
+        with counter.lock:
+            counter.count += 1
+        return real_copy(cursor, *args, **kwargs)
+
+    psycopg.Cursor.copy = copy
+    try:
+        yield
+    finally:
+        psycopg.Cursor.copy = real_copy
+
+
+@contextmanager
 def connection_created_wrapper(wrapper):
     """Install ``wrapper`` on every connection opened meanwhile (the billing threads')."""
     from django.db.backends.signals import connection_created
@@ -182,7 +202,11 @@ def bench_bill_due(size: int) -> None:
         cpu_before = time.process_time()
         started = time.perf_counter()
         # Threads' connections too (execute_wrapper is the calling thread's only).
-        with connection_created_wrapper(counter), connection.execute_wrapper(counter):
+        with (
+            connection_created_wrapper(counter),
+            connection.execute_wrapper(counter),
+            copies_counted(counter),
+        ):
             report = bill_due(now=now)
         elapsed = time.perf_counter() - started
         python_ms = (time.process_time() - cpu_before) * 1000
