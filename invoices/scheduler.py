@@ -54,6 +54,7 @@ from django.db.models import (
     Func,
     Max,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -139,7 +140,8 @@ class BillingScheduler:
         self.max_backoff_seconds = max_backoff_seconds or settings.SCHEDULER_MAX_BACKOFF_SECONDS
         self.failed_starts = 0
         self.scheduler: BackgroundScheduler | None = None
-        self.is_leader = False
+        self.is_leader = False  # billing runs: this process's jobs fire
+        self.in_step = threading.Event()  # and since its start's full reconcile, jobs are right
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._changed: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -181,7 +183,7 @@ class BillingScheduler:
             try:
                 self._lead()
             except Exception:
-                if not self.is_leader:  # a failed start: the next one waits
+                if not self.in_step.is_set():  # a failed start: the next one waits
                     self.failed_starts += 1
                 logger.exception("The scheduler failed; standing by again")
             finally:
@@ -209,12 +211,18 @@ class BillingScheduler:
             self._thread.join(timeout=30)
 
     def wait_until_leading(self, timeout: float) -> bool:
+        """Wait until this scheduler leads: billing runs (its start's reconcile may still be
+        bringing jobs in step; see ``wait_until_in_step``)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.is_leader:
                 return True
             time.sleep(0.05)
         return self.is_leader
+
+    def wait_until_in_step(self, timeout: float) -> bool:
+        """Wait until this scheduler leads with every job in step with its subscription."""
+        return self.in_step.wait(timeout)
 
     def _lead(self) -> None:
         started = time.monotonic()
@@ -223,20 +231,35 @@ class BillingScheduler:
         now = timezone.now()
         report = jobs.catch_up(now=now)  # billed here, or queued for the Celery workers
         logger.info("Scheduler catch-up as of %s: %s", now.isoformat(), report)
-        self.reconcile_all()
+        # The jobs that would run as soon as the scheduler resumes: in step first (after a
+        # downtime, every job whose run was missed, which the catch-up has billed).
+        self.reconcile_due(now)
         self._add_system_jobs()
         self._watermark = now
         if self._stop.is_set():  # stopped while catching up: don't start running jobs
             return
-        self.failed_starts = 0  # before is_leader: whoever sees it leading sees the reset
         self.is_leader = True
-        background.relays_start()  # the leader delivers webhooks and SMS (or has workers do it)
         self.scheduler.resume()
-        logger.info("Scheduler leading (ready in %.2f s)", time.monotonic() - started)
+        logger.info(
+            "Scheduler leading (billing runs %.2f s after start)", time.monotonic() - started
+        )
+        # The other jobs run meanwhile as they are stored: a job is only a trigger, whose run
+        # bills what is due (nothing, for a job left on an ended or changed subscription).
+        self.reconcile_all()
+        self._last_full_reconcile = timezone.now()
+        if self._stop.is_set():
+            return
+        self.failed_starts = 0  # before in_step: whoever sees the jobs in step sees the reset
+        self.in_step.set()
+        logger.info("Scheduler jobs in step (%.2f s after start)", time.monotonic() - started)
+        # Then the leader delivers webhooks and SMS (or has workers do it): their first passes
+        # (a backlog after a downtime) would slow the reconcile, and nothing waits on them.
+        background.relays_start()
         self._reconcile_loop()
 
     def _stop_scheduler(self) -> None:
         self.is_leader = False
+        self.in_step.clear()
         background.relays_stop()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
@@ -314,14 +337,43 @@ class BillingScheduler:
 
     def sync(self, subscription_ids: Iterable[int]) -> ReconcileReport:
         """Bring these subscriptions' jobs in step (a job removed for those no longer live)."""
-        ids = sorted(set(subscription_ids))
         report = ReconcileReport()
+        self._sync_into(report, subscription_ids, log_each=True)
+        return report
+
+    def _sync_into(
+        self, report: ReconcileReport, subscription_ids: Iterable[int], *, log_each: bool
+    ) -> None:
+        ids = sorted(set(subscription_ids))
         for start in range(0, len(ids), PAGE_SIZE):
             page = ids[start : start + PAGE_SIZE]
             with self.scheduler._jobstores_lock:
                 rows = _page(_live_with_jobs().filter(pk__in=page).order_by())
                 stale = _existing_jobs(set(page).difference(term.pk for term, _ in rows))
-                self._reconcile_page(rows, stale, report, log_each=True)
+                self._reconcile_page(rows, stale, report, log_each=log_each)
+
+    def reconcile_due(self, now: datetime) -> ReconcileReport:
+        """
+        Bring in step the subscriptions' jobs due by ``now``, read in keyset pages of their next
+        run (the job store's index): none on a restart, every job whose run was missed after a
+        downtime. Their next runs move on, so the scheduler neither loads them all at once nor
+        fires them one by one for billing the catch-up did; one whose billing failed stays due,
+        and runs once.
+        """
+        report = ReconcileReport()
+        due = DjangoJob.objects.filter(id__startswith=JOB_PREFIX, next_run_time__lte=now)
+        due = due.order_by("next_run_time", "id").values_list("next_run_time", "id")
+        page = due
+        while rows := list(page[:PAGE_SIZE]):
+            last_run, last_id = rows[-1]
+            # Rows brought in step leave the due set; the others are not read again.
+            page = due.filter(
+                Q(next_run_time__gt=last_run) | Q(next_run_time=last_run, id__gt=last_id)
+            )
+            owners = (_subscription_id(identifier) for _, identifier in rows)
+            self._sync_into(report, [pk for pk in owners if pk is not None], log_each=False)
+        if report.changed:
+            logger.info("Due jobs reconciled: %s", report)
         return report
 
     def reconcile_all(self) -> ReconcileReport:
@@ -342,6 +394,8 @@ class BillingScheduler:
         top = Subscription.objects.aggregate(top=Max("pk"))["top"] or 0
         kept = 0
         for low in range(0, top, PAGE_SIZE):
+            if self._stop.is_set():  # the process is stopping: the next leader reconciles
+                return report
             high = min(low + PAGE_SIZE, top)
             # Under the job store lock: the scheduler's main loop, which moves a job's next run
             # time after a run, does not write between our read of the page and our writes.

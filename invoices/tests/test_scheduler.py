@@ -161,7 +161,7 @@ def test_start_reconciles_jobs_with_the_database(customer, plan, settings):
 
     running = scheduler.start(reconcile_seconds=0.2, standby_seconds=0.1)
     try:
-        assert running.wait_until_leading(15)
+        assert running.wait_until_in_step(15)
         ids = {row.id: row.next_run_time for row in DjangoJob.objects.all()}
     finally:
         scheduler.stop()
@@ -404,3 +404,56 @@ def test_a_change_applied_at_the_period_start_leaves_the_job_on_the_new_term(
     assert_job_follows(subscription)
     paid = Invoice.objects.filter(subscription=subscription, plan=weekly, status="paid")
     assert list(paid.values_list("period_start", flat=True)) == [boundary]
+
+
+# --- The start: billing runs first, the full reconcile follows ------------------------------------
+
+
+def test_billing_runs_while_the_start_brings_the_other_jobs_in_step(customer, plan, monkeypatch):
+    kept = billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk)
+    ended = billing.subscription_purchase(
+        user_id=customer.pk, plan_id=Plan.objects.create(name="B", amount="1.00").pk
+    )
+    first = scheduler.start(reconcile_seconds=0.2, standby_seconds=0.1)
+    assert first.wait_until_in_step(15)
+    scheduler.stop()
+    # Changed while no scheduler ran: its job is still stored, paused by nothing.
+    Subscription.objects.filter(pk=ended.pk).update(status="cancelled", next_boundary_at=None)
+    invoices = Invoice.objects.count()
+    credit = customer.credit_transactions.count()
+
+    reconciling, finish = threading.Event(), threading.Event()
+    real_reconcile_all = scheduler.BillingScheduler.reconcile_all
+
+    def slow_reconcile_all(self):
+        reconciling.set()
+        assert finish.wait(15)
+        return real_reconcile_all(self)
+
+    monkeypatch.setattr(scheduler.BillingScheduler, "reconcile_all", slow_reconcile_all)
+    running = scheduler.start(reconcile_seconds=0.2, standby_seconds=0.1)
+    try:
+        assert running.wait_until_leading(15) and reconciling.wait(15)
+        assert not running.in_step.is_set()
+        # The stale job fires before the reconcile reaches it: it bills nothing.
+        running.scheduler.modify_job(scheduler.job_id(ended.pk), next_run_time=timezone.now())
+        assert wait_for(lambda: ran(ended) == {"Executed"})
+        assert (Invoice.objects.count(), customer.credit_transactions.count()) == (
+            invoices,
+            credit,
+        )
+
+        finish.set()
+        assert running.wait_until_in_step(15)
+        assert job(ended.pk) is None
+        assert job(kept.pk).next_run_time == kept.next_billing_at
+    finally:
+        finish.set()
+        scheduler.stop()
+
+
+def ran(subscription):
+    from django_apscheduler.models import DjangoJobExecution
+
+    executions = DjangoJobExecution.objects.filter(job_id=scheduler.job_id(subscription.pk))
+    return set(executions.values_list("status", flat=True))

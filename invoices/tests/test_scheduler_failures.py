@@ -44,7 +44,7 @@ def test_one_failing_customer_neither_stops_the_start_nor_the_others(settings, m
     running = scheduler.start(reconcile_seconds=0.2, standby_seconds=0.1)
     try:
         # The start-up catch-up billed the others, recorded the one, and the scheduler leads.
-        assert running.wait_until_leading(15)
+        assert running.wait_until_in_step(15)
         paid = Invoice.objects.filter(period_index=1, status="paid")
         assert set(paid.values_list("subscription_id", flat=True)) == {first.pk, last.pk}
         assert BillingFailure.objects.get().subscription_id == bad.pk
@@ -121,8 +121,38 @@ def test_a_start_that_leads_resets_the_pause(monkeypatch):
     running = scheduler.BillingScheduler(reconcile_seconds=0.2, standby_seconds=0.1)
     running.start_in_background()
     try:
-        assert running.wait_until_leading(15)
+        assert running.wait_until_in_step(15)
         assert running.failed_starts == 0
         assert len(calls) == 4
     finally:
         running.stop()
+
+
+def test_a_start_whose_reconcile_fails_is_retried_with_a_pause_too(monkeypatch):
+    # Billing already ran when the start's full reconcile fails: the start failed all the same
+    # (its jobs are not known to be right), and the next one waits.
+    monkeypatch.setattr(scheduler, "FIRST_BACKOFF_SECONDS", 0.05)
+    starts = []
+    enough = threading.Event()
+
+    def reconcile_all(self):
+        starts.append((time.monotonic(), self.is_leader))
+        if len(starts) >= 5:
+            enough.set()
+        raise RuntimeError("the database is in trouble")
+
+    monkeypatch.setattr(scheduler.BillingScheduler, "reconcile_all", reconcile_all)
+    running = scheduler.BillingScheduler(
+        reconcile_seconds=0.2, standby_seconds=0.1, max_backoff_seconds=0.4
+    )
+    running.start_in_background()
+    try:
+        assert enough.wait(15)
+    finally:
+        running.stop()
+
+    assert all(leading for _, leading in starts)  # each time after billing had started
+    pauses = [later - earlier for (earlier, _), (later, _) in pairwise(starts)]
+    for pause, wanted in zip(pauses, [0.05, 0.1, 0.2, 0.4], strict=False):
+        assert pause >= wanted * 0.9, pauses
+    assert running.failed_starts >= 4 and not running.in_step.is_set()

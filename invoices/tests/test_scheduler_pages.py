@@ -301,6 +301,51 @@ def test_the_reconcile_moves_pauses_and_replaces_what_changed(billing_scheduler,
     assert runs[untouched.pk] == untouched.next_boundary_at
 
 
+def test_the_start_brings_the_due_jobs_in_step_before_billing_runs(
+    billing_scheduler, plan, monkeypatch
+):
+    # After a downtime: the catch-up billed the runs these jobs missed (their subscriptions'
+    # next boundaries are ahead), and they must not all fire once the scheduler resumes.
+    monkeypatch.setattr(scheduler, "PAGE_SIZE", 3)
+    subscriptions = subscribe(plan, 14)
+    billing_scheduler.reconcile_all()
+    missed, (ended, failed, drifted, *others) = subscriptions[:8], subscriptions[8:]
+    for subscription in [*missed, ended]:
+        billing_scheduler.scheduler.modify_job(
+            scheduler.job_id(subscription.pk), next_run_time=NOW - timedelta(hours=1)
+        )
+    Subscription.objects.filter(pk=ended.pk).update(status="expired")
+    # Its billing failed in the catch-up: still due, its job runs once more.
+    Subscription.objects.filter(pk=failed.pk).update(next_boundary_at=NOW - timedelta(hours=2))
+    billing_scheduler.scheduler.modify_job(
+        scheduler.job_id(failed.pk), next_run_time=NOW - timedelta(hours=2)
+    )
+    # Not due: left to the full reconcile that follows while billing runs.
+    Subscription.objects.filter(pk=drifted.pk).update(plan_name="Silver")
+
+    report = billing_scheduler.reconcile_due(NOW)
+
+    assert (report.moved, report.removed, report.changed) == (len(missed), 1, len(missed) + 1)
+    runs = jobs_by_subscription()
+    assert {pk for pk, run in runs.items() if run <= NOW} == {failed.pk}
+    assert all(runs[s.pk] == s.next_boundary_at for s in [*missed, *others])
+    assert ended.pk not in runs
+    assert billing_scheduler.scheduler.get_job(scheduler.job_id(drifted.pk)).name.endswith(
+        "(Bronze)"
+    )
+    assert billing_scheduler.reconcile_all().replaced == 1  # the drifted one
+
+
+def test_a_start_with_nothing_due_reads_one_page_of_due_jobs(
+    billing_scheduler, plan, django_assert_num_queries
+):
+    subscribe(plan, 50)
+    billing_scheduler.reconcile_all()
+
+    with django_assert_num_queries(1):
+        assert billing_scheduler.reconcile_due(NOW).changed == 0
+
+
 def test_sync_brings_the_named_subscriptions_in_step(billing_scheduler, plan):
     subscriptions = subscribe(plan, 20)
     billing_scheduler.reconcile_all()
