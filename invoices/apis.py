@@ -9,7 +9,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
+from rest_framework.generics import GenericAPIView, RetrieveAPIView
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from core.filters import FilterBackend
 from core.idempotency import IDEMPOTENCY_KEY, idempotent
+from core.lists import RowListApi
 from core.schema import ERROR_DESCRIPTIONS, ErrorSerializer
 from subscriptions.serializers import PlanChangeSerializer, SubscriptionSerializer
 
@@ -222,7 +223,7 @@ class _OwnInvoices(GenericAPIView):
 
 
 @extend_schema(tags=["invoices"], summary="Your invoices, newest first")
-class InvoiceListApi(_OwnInvoices, ListAPIView):
+class InvoiceListApi(_OwnInvoices, RowListApi):
     pass
 
 

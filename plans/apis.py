@@ -7,9 +7,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from core.lists import RowListApi
 
 from . import services
 from .permissions import IsSuperuserOrReadOnly
@@ -22,7 +24,7 @@ ARCHIVED = OpenApiParameter(
 )
 
 
-class PlanListApi(ListAPIView):
+class PlanListApi(RowListApi):
     permission_classes = [IsSuperuserOrReadOnly]
     serializer_class = PlanSerializer
 

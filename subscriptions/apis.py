@@ -7,6 +7,7 @@ from rest_framework.generics import ListAPIView, RetrieveAPIView
 
 from core.exceptions import NotFoundError
 from core.filters import FilterBackend
+from core.lists import RowListApi
 
 from .filters import SubscriptionFilter
 from .selectors import plan_change_list, subscription_list
@@ -14,7 +15,7 @@ from .serializers import PlanChangeSerializer, SubscriptionSerializer
 
 
 @extend_schema(tags=["subscriptions"], summary="Your subscriptions, newest first")
-class SubscriptionListApi(ListAPIView):
+class SubscriptionListApi(RowListApi):
     serializer_class = SubscriptionSerializer
     filter_backends = [FilterBackend]
     filterset_class = SubscriptionFilter
