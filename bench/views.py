@@ -55,11 +55,11 @@ def _money(value) -> str:
     return f"{value:.2f}"
 
 
-def _moment(value) -> str | None:
-    """ISO 8601 in the current time zone, ``Z`` for UTC (the API's datetimes)."""
+def _moment(value, zone) -> str | None:
+    """ISO 8601 in the current time zone (read once per request), ``Z`` for UTC."""
     if value is None:
         return None
-    text = timezone.localtime(value).isoformat()
+    text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -95,6 +95,7 @@ def invoices(request: HttpRequest) -> JsonResponse:
     user = _user(request)
     if user is None:
         return _refused()
+    zone = timezone.get_current_timezone()
     queryset = Invoice.objects.filter(user_id=user.pk).order_by("-issued_at", "-id")
     rows = queryset.values_list(
         "id", "number", "subscription_id", "plan_id", "plan_name", "amount",
@@ -110,11 +111,11 @@ def invoices(request: HttpRequest) -> JsonResponse:
             "plan_name": plan_name,
             "amount": _money(amount),
             "proration_credit": None if credit_back is None else _money(credit_back),
-            "period_start": _moment(period_start),
-            "period_end": _moment(period_end),
+            "period_start": _moment(period_start, zone),
+            "period_end": _moment(period_end, zone),
             "status": status,
-            "issued_at": _moment(issued_at),
-            "paid_at": _moment(paid_at),
+            "issued_at": _moment(issued_at, zone),
+            "paid_at": _moment(paid_at, zone),
         }
         for (
             id_, number, subscription_id, plan_id, plan_name, amount, credit_back, period_start,
@@ -128,6 +129,7 @@ def subscriptions(request: HttpRequest) -> JsonResponse:
     user = _user(request)
     if user is None:
         return _refused()
+    zone = timezone.get_current_timezone()
     queryset = Subscription.objects.filter(user_id=user.pk).order_by("-created_at", "-id")
     rows = list(
         queryset.values(
@@ -157,17 +159,17 @@ def subscriptions(request: HttpRequest) -> JsonResponse:
                 "plan_payment_cycle": row["plan_payment_cycle"],
                 "plan_months_validity": row["plan_months_validity"],
                 "plan_cancellable": row["plan_cancellable"],
-                "start_date": timezone.localdate(row["start_at"]).isoformat(),
-                "end_date": timezone.localdate(row["end_at"]).isoformat(),
+                "start_date": row["start_at"].astimezone(zone).date().isoformat(),
+                "end_date": row["end_at"].astimezone(zone).date().isoformat(),
                 "is_active": serving,
                 "status": row["status"],
-                "current_period_start": _moment(start),
-                "current_period_end": _moment(start + length),
-                "next_billing_at": _moment(row["next_boundary_at"])
+                "current_period_start": _moment(start, zone),
+                "current_period_end": _moment(start + length, zone),
+                "next_billing_at": _moment(row["next_boundary_at"], zone)
                 if serving and (not last or scheduled is not None)
                 else None,
                 "scheduled_plan_id": scheduled,
-                "scheduled_plan_at": _moment(row["next_boundary_at"])
+                "scheduled_plan_at": _moment(row["next_boundary_at"], zone)
                 if scheduled is not None
                 else None,
             }
