@@ -38,6 +38,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -428,7 +429,6 @@ class BillingScheduler:
         added: list[DjangoJob] = []
         changed: list[DjangoJob] = []
         for term, stored in rows:
-            identifier = job_id(term.pk)
             wanted_next = term.next_boundary_at if term.is_active else None
             state = _load_state(stored) if stored is not None else None
             if state is not None and not _job_follows(state, term):
@@ -441,7 +441,7 @@ class BillingScheduler:
                 report.added += stored is None
                 report.replaced += stored is not None
                 if log_each:
-                    logger.info("Job %s added (next run %s)", identifier, wanted_next)
+                    logger.info("Job %s added (next run %s)", job_id(term.pk), wanted_next)
                 continue
             next_run = state["next_run_time"]
             if next_run == wanted_next:
@@ -459,7 +459,8 @@ class BillingScheduler:
             else:
                 report.moved += 1
             if log_each:
-                logger.info("Job %s %s", identifier, "paused" if wanted_next is None else "resumed")
+                action = "paused" if wanted_next is None else "resumed"
+                logger.info("Job %s %s", job_id(term.pk), action)
         if not (added or changed or stale):
             return
         with transaction.atomic():
@@ -519,9 +520,9 @@ class ReconcileReport:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Term:
-    """What a subscription's job follows: read with only these columns (no model instance)."""
+class _Term(NamedTuple):
+    """What a subscription's job follows: read with only these columns (no model instance; a
+    named tuple, which costs a third of a frozen dataclass to make, 100,000 times a start)."""
 
     pk: int
     status: str
