@@ -51,6 +51,7 @@ from .selectors import (
     user_get_by_verified_phone,
     user_get_pending,
     user_get_waiting,
+    user_has_verified_primary_phone,
 )
 
 Purpose = OneTimePassword.Purpose
@@ -424,7 +425,7 @@ def credit_recipient_check(*, actor: User, customer: User) -> None:
         raise PermissionDeniedError(gettext("Top-ups are made by staff on this service."))
     if not customer.is_active:
         raise InvalidInput(gettext("This account is deactivated: its credit can't change."))
-    if not customer.phones.filter(is_primary=True, is_verified=True).exists():
+    if not user_has_verified_primary_phone(user_id=customer.pk):
         raise InvalidInput(
             gettext("This account has not verified its phone yet: its credit can't change.")
         )
