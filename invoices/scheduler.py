@@ -26,6 +26,7 @@ live subscription (``subscription-<id>``), firing at each period start.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -35,10 +36,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent import futures
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -47,7 +49,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import obj_to_ref
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from django.db.models import (
     BigIntegerField,
     CharField,
@@ -393,19 +395,23 @@ class BillingScheduler:
         # whatever the planner estimates of the status filter (a LIMIT page can be planned as a
         # scan of every live subscription, sorted, once per page).
         top = Subscription.objects.aggregate(top=Max("pk"))["top"] or 0
+        ranges = ((low, min(low + PAGE_SIZE, top)) for low in range(0, top, PAGE_SIZE))
         kept = 0
-        for low in range(0, top, PAGE_SIZE):
-            if self._stop.is_set():  # the process is stopping: the next leader reconciles
-                return report
-            high = min(low + PAGE_SIZE, top)
-            # Under the job store lock: the scheduler's main loop, which moves a job's next run
-            # time after a run, does not write between our read of the page and our writes.
-            with self.scheduler._jobstores_lock:
-                rows = _page(live.filter(pk__gt=low, pk__lte=high))
-                others = set(range(low + 1, high + 1)).difference(term.pk for term, _ in rows)
-                stale = _existing_jobs(others)
-                self._reconcile_page(rows, stale, report)
-            kept += len(rows)
+        # Each page read while the one before is compared (the database's time hidden behind
+        # Python's). A job's run may meanwhile move its next run time: harmless, as what we
+        # write is what its subscription wants, read in the same snapshot as the job.
+        pages = _read_ahead(lambda r: _page(live.filter(pk__gt=r[0], pk__lte=r[1])), ranges)
+        with contextlib.closing(pages):
+            for (low, high), rows in pages:
+                if self._stop.is_set():  # the process is stopping: the next leader reconciles
+                    return report
+                # Under the job store lock: the scheduler's main loop does not write between our
+                # read of the page's other job rows and our writes.
+                with self.scheduler._jobstores_lock:
+                    others = set(range(low + 1, high + 1)).difference(term.pk for term, _ in rows)
+                    stale = _existing_jobs(others)
+                    self._reconcile_page(rows, stale, report)
+                kept += len(rows)
         # Any job row left over is for an id past the last subscription (one deleted since):
         # rare, so looked for only when the count says there is one.
         if DjangoJob.objects.filter(id__startswith=JOB_PREFIX).count() > kept:
@@ -625,6 +631,28 @@ def _page(rows: QuerySet) -> list[tuple[_Term, bytes | None]]:
             )
             page.append((term, stored))
     return page
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _read_ahead(read: Callable[[K], V], keys: Iterable[K]) -> Generator[tuple[K, V], None, None]:
+    """``(key, read(key))`` for each key in order, the next one read (in a thread, with its own
+    database connection) while the caller works on this one."""
+    with futures.ThreadPoolExecutor(1, thread_name_prefix="scheduler-read-ahead") as reader:
+        keys = iter(keys)
+        try:
+            key = next(keys, None)
+            pending = reader.submit(read, key) if key is not None else None
+            while pending is not None:
+                value = pending.result()
+                following = next(keys, None)
+                pending = reader.submit(read, following) if following is not None else None
+                yield key, value
+                key = following
+        finally:
+            reader.submit(connections.close_all)  # the reader thread's connection
 
 
 def _job_state(term: _Term, next_run_time: datetime | None) -> dict:
