@@ -261,6 +261,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # Customers per task of the sweep (and of a new leader's catch-up) when workers bill.
 BILLING_TASK_BATCH = env_int("BILLING_TASK_BATCH", 500, minimum=1, maximum=10000)
+# Threads a billing run (bill_due: the sweep, the catch-up, `manage.py bill`) bills its pages with
+# on PostgreSQL, each with its own database connection: while PostgreSQL writes one page, another
+# thread renders the next. 1 = one thread (always so on SQLite and inside a transaction).
+BILLING_WORKERS = env_int("BILLING_WORKERS", 2, minimum=1, maximum=16)
 
 # The seller printed on invoice PDFs. The address may span lines: write "\n" between them. An
 # empty tax id is left off the invoice.
