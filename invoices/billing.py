@@ -1315,7 +1315,7 @@ def bill_due(
     # Second pass: wait for those, so that none is left out.
     skip = connection.features.has_select_for_update_skip_locked
     pages = _customer_pages(now or timezone.now(), BATCH_SIZE)
-    workers = getattr(settings, "BILLING_WORKERS", 2)
+    workers = settings.BILLING_WORKERS
     if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
         busy = _bill_pages_in_threads(pages, workers, now, report, skip, progress)
     else:
