@@ -49,7 +49,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Lookup, OuterRef, Q, Subquery
+from django.db.models import F, Lookup, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -1363,9 +1363,23 @@ def customer_needs_settling(*, user_id: int, now: datetime) -> bool:
     up, or a recorded billing failure to clear. One indexed query: most top-ups find nothing
     and skip the settlement's transaction.
     """
-    pending = Subscription.objects.filter(Q(status__in=UNPAID) | _due(now), user_id=OuterRef("pk"))
-    failed = BillingFailure.objects.filter(user_id=OuterRef("pk"))
-    return User.objects.filter(Exists(pending) | Exists(failed), pk=user_id).exists()
+    # Written out: building this as Exists(...) | Exists(...) through the ORM cost about ten
+    # times what the database takes to answer it (~2 ms of a top-up). The subscriptions' test is
+    # UNPAID or _due(now); test_settle_shortcut keeps them in step.
+    quote = connection.ops.quote_name
+    subscriptions = quote(Subscription._meta.db_table)
+    failures = quote(BillingFailure._meta.db_table)
+    unpaid = ", ".join(["%s"] * len(UNPAID))
+    live = ", ".join(["%s"] * len(LIVE))
+    sql = (
+        f"SELECT EXISTS (SELECT 1 FROM {subscriptions} WHERE user_id = %s"  # noqa: S608 (names)
+        f" AND (status IN ({unpaid}) OR (status IN ({live})"
+        " AND (next_boundary_at <= %s OR grace_ends_at <= %s))))"
+        f" OR EXISTS (SELECT 1 FROM {failures} WHERE user_id = %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, *UNPAID, *LIVE, now, now, user_id])
+        return bool(cursor.fetchone()[0])
 
 
 def bill_due_count(*, now: datetime | None = None) -> int:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
 from accounts.signals import credit_added
@@ -135,3 +136,31 @@ def test_a_short_top_up_still_leaves_a_suspended_subscription_suspended(customer
 
     assert refresh(subscription).status == "suspended"
     assert balance(customer) == 200
+
+
+@pytest.mark.parametrize("status", [choice for choice, _ in Subscription.Status.choices])
+@pytest.mark.parametrize("boundary", ["passed", "ahead"])
+@pytest.mark.parametrize("grace", [None, "passed", "ahead"])
+@pytest.mark.parametrize("failed", [False, True])
+def test_the_written_out_check_is_the_engines_rule(
+    customer, subscription, status, boundary, grace, failed
+):
+    # customer_needs_settling writes its SQL out; the engine's rule is UNPAID or _due(now).
+    now = START + 10 * DAY
+    at = {"passed": now - DAY, "ahead": now + DAY, None: None}
+    Subscription.objects.filter(pk=subscription.pk).update(
+        status=status, next_boundary_at=at[boundary], grace_ends_at=at[grace]
+    )
+    if failed:
+        BillingFailure.objects.create(user=customer, error="boom", first_failed_at=now,
+                                      last_failed_at=now)  # fmt: skip
+    rule = (
+        Subscription.objects.filter(
+            billing._due(now) | Q(status__in=billing.UNPAID), user=customer
+        ).exists()
+        or BillingFailure.objects.filter(user=customer).exists()
+    )
+
+    assert customer_needs_settling(user_id=customer.pk, now=now) is rule
+    assert rule is (failed or status in billing.UNPAID or (
+        status in billing.LIVE and "passed" in (boundary, grace)))  # fmt: skip
