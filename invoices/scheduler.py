@@ -12,10 +12,13 @@ live subscription (``subscription-<id>``), firing at each period start.
   rows in one query, new jobs written in bulk as ``add_job`` would write them one by one):
   memory stays flat whatever the number of jobs (docs/scaling.md).
 - Only the holder of the leader lock (see ``invoices.leader``) schedules; others stand by.
-- On start: catch-up (``bill_due``), then a full reconcile, then jobs run. A start that fails
-  is retried after a pause that doubles each time, up to ``SCHEDULER_MAX_BACKOFF_SECONDS``,
-  never in a hot loop. One customer's failing billing does not fail a start: the engine
-  records it and goes on (``invoices.billing``); the sweep retries it.
+- On start: catch-up (``bill_due``), then the jobs due by then are brought in step, then jobs
+  run (``is_leader``), while a full reconcile brings the others in step (``in_step``; a job is
+  only a trigger, so one not yet in step bills nothing that is not due). A start that fails
+  before its jobs are in step is retried after a pause that doubles each time, up to
+  ``SCHEDULER_MAX_BACKOFF_SECONDS``, never in a hot loop. One customer's failing billing does
+  not fail a start: the engine records it and goes on (``invoices.billing``); the sweep
+  retries it.
 - Stopping never submits a job to an executor that is shut down (see ``_Scheduler``): a run
   that is due when the scheduler stops stays due, and runs at the next start.
 - ``misfire_grace_time=None``: a run missed while the scheduler was down still runs when it
