@@ -643,6 +643,10 @@ V = TypeVar("V")
 def _read_ahead(read: Callable[[K], V], keys: Iterable[K]) -> Generator[tuple[K, V], None, None]:
     """``(key, read(key))`` for each key in order, the next one read (in a thread, with its own
     database connection) while the caller works on this one."""
+    if connection.in_atomic_block:
+        # Another connection would not see this transaction's writes: read here, in turn.
+        yield from ((key, read(key)) for key in keys)
+        return
     with futures.ThreadPoolExecutor(1, thread_name_prefix="scheduler-read-ahead") as reader:
         keys = iter(keys)
         try:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
-from django.db import connection
+from django.db import connection, transaction
 from django_apscheduler.jobstores import DjangoJobStore
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
@@ -233,6 +233,13 @@ def test_a_change_to_a_plan_of_the_same_cycle_at_the_period_end_gets_the_new_ter
     assert job.name == f"Bill subscription {subscription.pk} (Gold)"
     assert (job.trigger.start_date, job.trigger.end_date) == (boundary, subscription.end_at)
     assert job.next_run_time == boundary + PERIOD
+
+
+def test_a_reconcile_inside_a_transaction_sees_its_writes(billing_scheduler, plan):
+    # Pages are read ahead on a connection of their own, except inside a transaction.
+    with transaction.atomic():
+        subscriptions = subscribe(plan, 5)
+        assert billing_scheduler.reconcile_all().added == len(subscriptions)
 
 
 def test_jobs_made_one_at_a_time_are_found_in_step(billing_scheduler, plan):
