@@ -9,12 +9,20 @@ sensitive than the HTTP figures to a machine busy with other work; compare withi
 Uses the database in DATABASE_URL as it is (an SQLite file is made and migrated if missing) and
 adds a customer with 20 subscriptions and plans to buy. Stops if a hand-written ceiling's answer
 differs from its endpoint's (``bench/views.py``).
+
+Instruction counts (exact on a busy machine) of the timed requests only, one endpoint at a time:
+
+    DATABASE_URL=sqlite:////tmp/inprocess.sqlite3 valgrind --tool=callgrind \
+        --toggle-collect=_operator_call --callgrind-out-file=/tmp/cg.out \
+        .venv/bin/python -m bench.inprocess --only 'GET plans/' --requests 40 --rounds 1
+    grep ^summary: /tmp/cg.out   # divided by 40: instructions per request
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import operator
 import os
 import statistics
 import sys
@@ -30,6 +38,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--requests", type=int, default=60, help="requests per round and endpoint")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="endpoints to run, as printed ('GET plans/')"
+    )
     options = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
@@ -93,6 +104,11 @@ def main() -> None:
         "POST credit/top-up/": top_up,
         "POST purchase-plan/": purchase,
     }
+    if options.only is not None:
+        unknown = set(options.only) - set(endpoints)
+        if unknown:
+            raise SystemExit(f"unknown endpoints: {sorted(unknown)}; known: {list(endpoints)}")
+        endpoints = {name: call for name, call in endpoints.items() if name in options.only}
     # A ceiling is fair only if it answers what the API answers: the same bytes (the links aside).
     for name in ("plans", "invoices", "subscriptions"):
         ceiling = client.get(f"/bench/{name}/").content.replace(b"/bench/", b"/api/v1/")
@@ -111,13 +127,17 @@ def main() -> None:
     for _ in range(options.rounds):
         for name, call in endpoints.items():
             started = time.process_time()
-            for _ in range(options.requests):
-                call()
+            operator.call(repeat, call, options.requests)
             cpu[name].append((time.process_time() - started) / options.requests * 1000)
     print(f"{connection.vendor}, {options.rounds} rounds of {options.requests} requests (medians)")
     print(f"{'endpoint':38} {'CPU ms':>8} {'queries':>8}")
     for name in endpoints:
         print(f"{name:38} {statistics.median(cpu[name]):8.2f} {queries[name]:8d}")
+
+
+def repeat(call, times: int) -> None:
+    for _ in range(times):
+        call()
 
 
 if __name__ == "__main__":
