@@ -94,7 +94,9 @@ def _move(
                 event_record(
                     type=event,
                     customer_id=user_id,
-                    data=dict(CreditTransactionSerializer(entry).data),
+                    data=CreditTransactionSerializer.entry_representation(
+                        entry, timezone.get_current_timezone()
+                    ),
                     occurred_at=created_at,
                 )
     if refusal is not None:
