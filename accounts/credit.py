@@ -14,11 +14,12 @@ the ledger line, in its transaction; an invoice's payment is told by the billing
 
 from __future__ import annotations
 
+import decimal
 import logging
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.exceptions import (
@@ -35,6 +36,37 @@ from .signals import credit_added
 
 logger = logging.getLogger(__name__)
 Kind = CreditTransaction.Kind
+
+# Written out: one conditional UPDATE both locks the customer's row (as FOR NO KEY UPDATE would)
+# and moves the balance when the new one stays within [0, MAX_BALANCE]; RETURNING gives the new
+# balance. Through the ORM this took a locking read and an update, each built for every move.
+# On PostgreSQL an update that waited for the lock checks the condition again on the row as
+# the other transaction left it. SQLite adds decimals as floats: ROUND(.., 2) gives the value
+# a Decimal written as text would be stored as.
+_BALANCE_ADD_SQL = (
+    "UPDATE accounts_user SET credit = {new} WHERE id = %s AND {new} >= 0 AND {new} <= {max} "
+    "RETURNING credit"
+)
+_BALANCE_ADD = {
+    "sqlite": _BALANCE_ADD_SQL.format(new="ROUND(credit + %s, 2)", max=MAX_BALANCE),
+    "postgresql": _BALANCE_ADD_SQL.format(new="credit + %s", max=MAX_BALANCE),
+}
+_CENT = Decimal("0.01")
+_SQLITE_DECIMAL = decimal.Context(prec=15).create_decimal_from_float
+
+
+def _balance_add(*, user_id: int, amount: Decimal) -> Decimal | None:
+    """The customer's new balance after adding ``amount``, or None (nothing changed) when it
+    would leave [0, MAX_BALANCE] or the customer does not exist."""
+    with connection.cursor() as cursor:
+        cursor.execute(_BALANCE_ADD[connection.vendor], [amount, user_id, amount, amount])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if isinstance(row[0], Decimal):
+        return row[0]
+    # As Django's SQLite backend reads a DecimalField (at most 15 significant digits).
+    return _SQLITE_DECIMAL(float(row[0])).quantize(_CENT)
 
 
 def _move(
@@ -55,20 +87,25 @@ def _move(
     # anything is written and raised after the block, so the caller's transaction stays usable.
     refusal: ApplicationError | None = None
     with transaction.atomic(savepoint=False):
-        # no_key: the lock guards the balance; rows that only refer to the customer may be
-        # inserted meanwhile.
-        balance = (
-            User.objects.select_for_update(no_key=True)
-            .values_list("credit", flat=True)
-            .get(pk=user_id)
-        )
-        new_balance = balance + amount
-        if new_balance < 0:
-            refusal = InsufficientCredit(needed=-amount, balance=balance)
-        elif new_balance > MAX_BALANCE:
-            refusal = BalanceLimitExceeded(limit=MAX_BALANCE)
-        else:
-            User.objects.filter(pk=user_id).update(credit=new_balance)
+        new_balance = _balance_add(user_id=user_id, amount=amount)
+        if new_balance is None:
+            # Refused, or the customer is missing (DoesNotExist, as before). Read under the lock
+            # to say why; a move that committed since the update looked may allow it now.
+            # no_key: the lock guards the balance; rows that only refer to the customer may be
+            # inserted meanwhile.
+            balance = (
+                User.objects.select_for_update(no_key=True)
+                .values_list("credit", flat=True)
+                .get(pk=user_id)
+            )
+            new_balance = balance + amount
+            if new_balance < 0:
+                refusal = InsufficientCredit(needed=-amount, balance=balance)
+            elif new_balance > MAX_BALANCE:
+                refusal = BalanceLimitExceeded(limit=MAX_BALANCE)
+            else:
+                User.objects.filter(pk=user_id).update(credit=new_balance)
+        if refusal is None:
             created_at = now or timezone.now()
             # Read after the lock, in a statement of its own: one that took the lock itself would
             # see the ledger as it was before it waited. The last line by id is the latest.
