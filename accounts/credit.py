@@ -14,7 +14,6 @@ the ledger line, in its transaction; an invoice's payment is told by the billing
 
 from __future__ import annotations
 
-import decimal
 import logging
 from datetime import datetime
 from decimal import Decimal
@@ -31,6 +30,7 @@ from core.exceptions import (
 from events.services import EventType, event_record
 
 from .models import MAX_BALANCE, CreditTransaction, User
+from .selectors import moment_from_db, money_from_db
 from .serializers import CreditTransactionSerializer
 from .signals import credit_added
 
@@ -51,8 +51,11 @@ _BALANCE_ADD = {
     "sqlite": _BALANCE_ADD_SQL.format(new="ROUND(credit + %s, 2)", max=MAX_BALANCE),
     "postgresql": _BALANCE_ADD_SQL.format(new="credit + %s", max=MAX_BALANCE),
 }
-_CENT = Decimal("0.01")
-_SQLITE_DECIMAL = decimal.Context(prec=15).create_decimal_from_float
+# Read after the balance's update, in a statement of its own: one that took the lock itself would
+# see the ledger as it was before it waited. The last line by id is the latest.
+_LAST_LINE_AT_SQL = (
+    "SELECT created_at FROM accounts_credittransaction WHERE user_id = %s ORDER BY id DESC LIMIT 1"
+)
 
 
 def _balance_add(*, user_id: int, amount: Decimal) -> Decimal | None:
@@ -61,12 +64,14 @@ def _balance_add(*, user_id: int, amount: Decimal) -> Decimal | None:
     with connection.cursor() as cursor:
         cursor.execute(_BALANCE_ADD[connection.vendor], [amount, user_id, amount, amount])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    if isinstance(row[0], Decimal):
-        return row[0]
-    # As Django's SQLite backend reads a DecimalField (at most 15 significant digits).
-    return _SQLITE_DECIMAL(float(row[0])).quantize(_CENT)
+    return None if row is None else money_from_db(row[0])
+
+
+def _last_line_at(user_id: int) -> datetime | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_LAST_LINE_AT_SQL, [user_id])
+        row = cursor.fetchone()
+    return None if row is None else moment_from_db(row[0])
 
 
 def _move(
@@ -107,14 +112,7 @@ def _move(
                 User.objects.filter(pk=user_id).update(credit=new_balance)
         if refusal is None:
             created_at = now or timezone.now()
-            # Read after the lock, in a statement of its own: one that took the lock itself would
-            # see the ledger as it was before it waited. The last line by id is the latest.
-            previous = (
-                CreditTransaction.objects.filter(user_id=user_id)
-                .order_by("-id")
-                .values_list("created_at", flat=True)
-                .first()
-            )
+            previous = _last_line_at(user_id)
             if previous is not None and previous > created_at:
                 created_at = previous
             entry = CreditTransaction.objects.create(

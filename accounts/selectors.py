@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import decimal
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
 
 from .models import CreditTransaction, PhoneNumber, User
 from .phones import normalize_phone
@@ -79,8 +82,37 @@ def user_has_verified_primary_phone(*, user_id: int) -> bool:
         return cursor.fetchone() is not None
 
 
+_CENT = Decimal("0.01")
+_SQLITE_DECIMAL = decimal.Context(prec=15).create_decimal_from_float
+
+
+def money_from_db(value: object) -> Decimal:
+    """A money column as a written-out query returns it, read as Django reads a DecimalField:
+    PostgreSQL gives a Decimal; SQLite an int or a float (at most 15 significant digits)."""
+    if isinstance(value, Decimal):
+        return value
+    return _SQLITE_DECIMAL(float(value)).quantize(_CENT)  # type: ignore[arg-type]
+
+
+def moment_from_db(value: datetime | str) -> datetime:
+    """A datetime column as a written-out query returns it, read as Django reads a
+    DateTimeField: PostgreSQL gives it aware; SQLite as UTC text."""
+    if isinstance(value, str):
+        value = parse_datetime(value)  # type: ignore[assignment]
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # type: ignore[union-attr]
+
+
+# Written out, as the check above: every top-up answers with the balance.
+_BALANCE_SQL = "SELECT credit FROM accounts_user WHERE id = %s"
+
+
 def credit_balance(*, user_id: int) -> Decimal:
-    return User.objects.values_list("credit", flat=True).get(pk=user_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_BALANCE_SQL, [user_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise User.DoesNotExist("User matching query does not exist.")
+    return money_from_db(row[0])
 
 
 def credit_transaction_list(*, user_id: int) -> QuerySet[CreditTransaction]:

@@ -2,12 +2,14 @@
 exact (SQLite adds them as floats), the limits hold to the cent, and a refusal says why with the
 balance it saw and changes nothing."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from accounts.credit import credit_adjust, credit_pay_invoice, credit_top_up
+from accounts.credit import _last_line_at, credit_adjust, credit_pay_invoice, credit_top_up
 from accounts.models import MAX_BALANCE, User
+from accounts.selectors import credit_balance
 from core.exceptions import BalanceLimitExceeded, InsufficientCredit
 
 from .factories import UserFactory
@@ -63,3 +65,15 @@ def test_a_refused_payment_reports_the_balance_it_saw(user):
 def test_moving_a_missing_customers_credit_is_an_error_not_a_refusal(db):
     with pytest.raises(User.DoesNotExist):
         credit_top_up(user_id=987654321, amount=Decimal("1"))
+
+
+def test_written_out_reads_equal_the_orms(user):
+    moment = datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=UTC)
+    for cents in ("0.10", "0.20", "9999999.99"):
+        credit_top_up(user_id=user.pk, amount=Decimal(cents), now=moment)
+
+    assert credit_balance(user_id=user.pk) == User.objects.get(pk=user.pk).credit
+    assert str(credit_balance(user_id=user.pk)) == "10000000.29"
+    last = user.credit_transactions.order_by("-id").values_list("created_at", flat=True).first()
+    assert _last_line_at(user.pk) == last == moment
+    assert _last_line_at(UserFactory().pk) is None
