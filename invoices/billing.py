@@ -474,9 +474,15 @@ _SETTLES = Q(status__in=UNPAID, plan_amount__lte=F("user__credit"))
 
 
 def _due_sql() -> str:
-    """``_due(now)`` written out, with ``%s`` for each of LIVE and twice for ``now``."""
+    """``_due(now)`` written out; its parameters are ``_due_params(now)``."""
     live = ", ".join(["%s"] * len(LIVE))
     return f"status IN ({live}) AND (next_boundary_at <= %s OR grace_ends_at <= %s)"
+
+
+def _due_params(now: datetime) -> list[object]:
+    # As the ORM passes a datetime: SQLite compares text, so ``now`` in UTC as stored.
+    moment = connection.ops.adapt_datetimefield_value(now)
+    return [*LIVE, moment, moment]
 
 
 def _due_lock(user_id: int, now: datetime) -> list[int]:
@@ -487,7 +493,7 @@ def _due_lock(user_id: int, now: datetime) -> list[int]:
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     sql = f"SELECT id FROM {table} WHERE user_id = %s AND {_due_sql()} ORDER BY id{lock}"  # noqa: S608 (names)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, *LIVE, now, now])
+        cursor.execute(sql, [user_id, *_due_params(now)])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -1409,7 +1415,7 @@ def customer_needs_settling(*, user_id: int, now: datetime) -> bool:
         f" OR EXISTS (SELECT 1 FROM {failures} WHERE user_id = %s)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, *UNPAID, *LIVE, now, now, user_id])
+        cursor.execute(sql, [user_id, *UNPAID, *_due_params(now), user_id])
         return bool(cursor.fetchone()[0])
 
 

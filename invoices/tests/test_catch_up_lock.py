@@ -2,7 +2,8 @@
 must pick exactly the subscriptions of the engine's rule ``_due(now)``, for every status,
 boundary and grace period."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,13 +15,15 @@ from .conftest import START, top_up
 pytestmark = pytest.mark.django_db
 
 DAY = timedelta(days=1)
+DHAKA = ZoneInfo("Asia/Dhaka")  # a caller's now need not be in UTC
 
 
 @pytest.mark.parametrize("status", [choice for choice, _ in Subscription.Status.choices])
 @pytest.mark.parametrize("boundary", ["passed", "now", "ahead", None])
 @pytest.mark.parametrize("grace", [None, "passed", "now", "ahead"])
+@pytest.mark.parametrize("zone", [UTC, DHAKA])
 def test_the_written_out_lock_picks_the_engines_due_subscriptions(
-    customer, bronze, gold, status, boundary, grace
+    customer, bronze, gold, status, boundary, grace, zone
 ):
     top_up(customer, "100000", now=START)
     first = billing.subscription_purchase(user_id=customer.pk, plan_id=bronze.pk, now=START)
@@ -37,7 +40,7 @@ def test_the_written_out_lock_picks_the_engines_due_subscriptions(
         .values_list("id", flat=True)
     )
 
-    assert billing._due_lock(customer.pk, now) == rule
+    assert billing._due_lock(customer.pk, now.astimezone(zone)) == rule
     first_due = status in billing.LIVE and (
         "passed" in (boundary, grace) or "now" in (boundary, grace)
     )
