@@ -170,10 +170,7 @@ def event_record_many(
     phone, last = _customer_phone_and_last_sequence(customer_id)
     phone = customer_phone if customer_phone is not None else phone
     events = _events_build(customer_id, phone, last, drafts, now or timezone.now())
-    if len(events) == 1:
-        events[0].save(force_insert=True)
-    else:
-        Event.objects.bulk_create(events)
+    _events_insert_values(events)
     transaction.on_commit(lambda: _tell_listeners(events))
     return events
 
@@ -251,6 +248,16 @@ def _events_insert(events: list[Event], data: list[str]) -> None:
         for event in events:
             event._state.adding, event._state.db = False, connection.alias
         return
+    _events_insert_values(events)
+
+
+def _events_insert_values(events: list[Event]) -> None:
+    """Insert the events with ``INSERT … VALUES … RETURNING id`` written out (any database), in
+    chunks of the parameter limit, and set their ids in order. Also what one change's events
+    use: building the ORM's insert cost more than the database's work."""
+    connection = transaction.get_connection()
+    meta = Event._meta
+    quote = connection.ops.quote_name
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     columns = ", ".join(quote(field.column) for field in fields)
     width = len(fields)
