@@ -49,7 +49,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Lookup, Model, OuterRef, Q, Subquery
+from django.db.models import F, Lookup, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -219,28 +219,6 @@ def _live_subscription(
     return subscription, now
 
 
-def _insert(instance: Model) -> None:
-    """What ``save()`` of a new row sends (each field's ``pre_save`` value prepared by the field,
-    as Django's insert compiler does), written out: every purchase inserts a subscription and
-    an invoice, and building the ORM's insert cost more than the database's work."""
-    meta = instance._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    values = ", ".join(["%s"] * len(fields))
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608 (names)
-        f"VALUES ({values}) RETURNING {quote(meta.pk.column)}"
-    )
-    params = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        (instance.pk,) = cursor.fetchone()
-    instance._state.adding, instance._state.db = False, connection.alias
-
-
 def _invoice_issue(
     subscription: Subscription,
     index: int,
@@ -253,7 +231,7 @@ def _invoice_issue(
     # The last lock of the transaction (after customer, subscriptions, invoices), held to the
     # commit: the year's number counter, taken right before the insert (invoices.numbering).
     number = invoice_number_take(issued_at=issued_at)
-    invoice = Invoice(
+    invoice = Invoice.objects.create(
         subscription=subscription,
         user_id=subscription.user_id,
         period_index=index,
@@ -269,7 +247,6 @@ def _invoice_issue(
         number_year=number.year,
         number_seq=number.seq,
     )
-    _insert(invoice)
     outbox.invoice(EventType.INVOICE_CREATED, invoice, at=at)
     return invoice
 
@@ -1345,7 +1322,7 @@ def subscription_purchase(
             )
             subscription.end_at = subscription.period_start(plan.total_valid_months)
             subscription.next_boundary_at = subscription.period_start(1)
-            _insert(subscription)
+            subscription.save()
             outbox.subscription(EventType.SUBSCRIPTION_CREATED, subscription, at=now)
             invoice = _invoice_issue(subscription, 0, outbox, at=now)
             _invoice_pay(invoice, now, outbox, at=now)

@@ -8,7 +8,6 @@ import pytest
 
 from invoices import billing
 from invoices.models import Invoice
-from subscriptions.models import Subscription
 
 from .conftest import START, top_up
 
@@ -27,24 +26,3 @@ def test_a_paid_invoice_keeps_its_payment_and_time(customer, bronze, zone):
     assert invoice.payment.invoice_id == invoice.pk
     assert invoice.payment.created_at == now
     assert invoice.payment.amount == -invoice.amount
-
-
-def test_a_purchase_returns_its_rows_as_stored(customer, bronze):
-    # The subscription and its invoice are inserted with written-out SQL (billing._insert).
-    top_up(customer, "1000", now=START)
-
-    subscription = billing.subscription_purchase(user_id=customer.pk, plan_id=bronze.pk, now=START)
-
-    stored = Subscription.objects.get(pk=subscription.pk)
-    fields = [field.attname for field in Subscription._meta.concrete_fields]
-    assert [getattr(stored, name) for name in fields] == [
-        getattr(subscription, name) for name in fields
-    ]
-    assert stored.updated_at is not None and not subscription._state.adding
-    invoice = Invoice.objects.get(subscription=subscription)
-    assert (invoice.period_index, invoice.period_start, invoice.amount, invoice.user_id) == (
-        0,
-        START,
-        bronze.amount,
-        customer.pk,
-    )
