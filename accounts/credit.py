@@ -67,21 +67,6 @@ def _balance_add(*, user_id: int, amount: Decimal) -> Decimal | None:
     return None if row is None else money_from_db(row[0])
 
 
-def _line_insert(entry: CreditTransaction) -> None:
-    """What ``CreditTransaction.objects.create`` sends (each field prepared by the field itself),
-    written out: building the ORM's insert cost more than the database's work."""
-    meta = CreditTransaction._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    values = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {meta.db_table} ({columns}) VALUES ({values}) RETURNING id"  # noqa: S608 (names)
-    params = [field.get_db_prep_save(getattr(entry, field.attname), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        (entry.pk,) = cursor.fetchone()
-    entry._state.adding, entry._state.db = False, connection.alias
-
-
 def _last_line_at(user_id: int) -> datetime | None:
     with connection.cursor() as cursor:
         cursor.execute(_LAST_LINE_AT_SQL, [user_id])
@@ -130,7 +115,7 @@ def _move(
             previous = _last_line_at(user_id)
             if previous is not None and previous > created_at:
                 created_at = previous
-            entry = CreditTransaction(
+            entry = CreditTransaction.objects.create(
                 user_id=user_id,
                 amount=amount,
                 kind=kind,
@@ -140,7 +125,6 @@ def _move(
                 created_by=by,
                 created_at=created_at,
             )
-            _line_insert(entry)
             if event is not None:
                 event_record(
                     type=event,
