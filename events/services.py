@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import attrgetter
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -28,6 +27,8 @@ from django.db import connection, transaction
 from django.db.models import CharField, OuterRef, Subquery
 from django.db.models.functions import Cast
 from django.utils import timezone
+
+from core.rows import ids_take, rows_copy, rows_insert
 
 from .models import Event, EventType
 
@@ -170,7 +171,7 @@ def event_record_many(
     phone, last = _customer_phone_and_last_sequence(customer_id)
     phone = customer_phone if customer_phone is not None else phone
     events = _events_build(customer_id, phone, last, drafts, now or timezone.now())
-    _events_insert_values(events)
+    rows_insert(Event, events)
     transaction.on_commit(lambda: _tell_listeners(events))
     return events
 
@@ -214,72 +215,16 @@ def event_record_batch(
 
 def _events_insert(events: list[Event], data: list[str]) -> None:
     """
-    Insert the events (``data``: each one's data, rendered) and set their ids, in order. On
-    PostgreSQL the ids are taken from the sequence and the rows copied in (``COPY``: no
-    statement to build or parse, psycopg writes the rows in C); elsewhere ``INSERT … VALUES …
-    RETURNING id`` in chunks of the parameter limit. ``bulk_create`` on PostgreSQL sends each
-    column as an array that psycopg builds in Python, escaping every payload character by
-    character: it cost more than the rest of a billing batch.
+    Insert a batch's events (``data``: each one's data, rendered) and set their ids, in order:
+    on PostgreSQL ids from the sequence and the rows copied in, the data as rendered (JSON text
+    is what the jsonb column reads); elsewhere ``INSERT … VALUES … RETURNING id``. ``bulk_create``
+    on PostgreSQL sends each column as an array that psycopg builds in Python, escaping every
+    payload character by character: it cost more than the rest of a billing batch.
     """
-    connection = transaction.get_connection()
-    meta = Event._meta
-    quote = connection.ops.quote_name
-    if connection.vendor == "postgresql":
-        fields = list(meta.concrete_fields)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) "
-                "FROM generate_series(1, %s))",
-                [meta.db_table, meta.pk.column, len(events)],
-            )
-            (ids,) = cursor.fetchone()
-            for event, pk in zip(events, sorted(ids), strict=True):
-                event.pk = pk
-            columns = ", ".join(quote(field.column) for field in fields)
-            row = attrgetter(*[field.attname for field in fields])
-            type_at, data_at = _EVENT_FIELDS.index("type"), _EVENT_FIELDS.index("data")
-            with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
-                for event, text in zip(events, data, strict=True):
-                    values = list(row(event))
-                    # The data as rendered (JSON text is what the jsonb column reads), the
-                    # type as its plain value.
-                    values[type_at], values[data_at] = str(values[type_at]), text
-                    copy.write_row(values)
-        for event in events:
-            event._state.adding, event._state.db = False, connection.alias
-        return
-    _events_insert_values(events)
-
-
-def _events_insert_values(events: list[Event]) -> None:
-    """Insert the events with ``INSERT … VALUES … RETURNING id`` written out (any database), in
-    chunks of the parameter limit, and set their ids in order. Also what one change's events
-    use: building the ORM's insert cost more than the database's work."""
-    connection = transaction.get_connection()
-    meta = Event._meta
-    quote = connection.ops.quote_name
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(quote(field.column) for field in fields)
-    width = len(fields)
-    row = "(" + ", ".join(["%s"] * width) + ")"
-    per = max(1, (connection.features.max_query_params or 65535) // width)
-    with connection.cursor() as cursor:
-        for start in range(0, len(events), per):
-            chunk = events[start : start + per]
-            params = [
-                field.get_db_prep_save(getattr(event, field.attname), connection)
-                for event in chunk
-                for field in fields
-            ]
-            rows = ", ".join([row] * len(chunk))
-            sql = (
-                f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
-                f"VALUES {rows} RETURNING {quote(meta.pk.column)}"
-            )
-            cursor.execute(sql, params)
-            for event, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
-                event.pk = pk
-                event._state.adding, event._state.db = False, connection.alias
+    if ids_take([(Event, events)]):
+        rows_copy(Event, events, given={"data": data})
+    else:
+        rows_insert(Event, events)
 
 
 def event_record(
