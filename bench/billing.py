@@ -1,10 +1,12 @@
 """
-Billing throughput on PostgreSQL: ``bill_due`` over 10,000 and 100,000 subscriptions that are
-all due, in invoices per second and queries per invoice; then the scheduler with a job per
+Billing throughput on PostgreSQL: the scheduler's job billing one customer per transaction over
+5,000 due subscriptions, and ``bill_due`` over 10,000 and 100,000 subscriptions that are all
+due, in invoices per second and queries per invoice; then the scheduler with a job per
 subscription in its job store: how long the first reconcile takes, and how long a scheduler
 takes to start (catch-up, reconcile) and how much memory it holds with 100,000 jobs.
 
     .venv/bin/python -m bench.billing [--sizes 10000 100000] [--workers 2] [--no-scheduler]
+        [--one-at-a-time 5000]
 """
 
 from __future__ import annotations
@@ -223,6 +225,41 @@ def bench_bill_due(size: int) -> None:
     )
 
 
+def bench_one_at_a_time(size: int) -> None:
+    """The scheduler's own job, with no broker: one customer per transaction
+    (``subscription_bill``, what each subscription's job runs at its period start), over
+    ``size`` due subscriptions in one process: invoices per second, statements and CPU each."""
+    from django.db import connection, connections
+
+    from invoices.billing import subscription_bill
+    from subscriptions.models import Subscription
+
+    connections.close_all()
+    recreate_database()
+    migrate()
+    now = seed(size)
+    ids = list(Subscription.objects.order_by("pk").values_list("pk", flat=True))
+    counter = QueryCounter()
+    invoices = 0
+    with BackendCpu() as backends:
+        cpu_before = time.process_time()
+        started = time.perf_counter()
+        with connection.execute_wrapper(counter):
+            for subscription_id in ids:
+                report = subscription_bill(subscription_id=subscription_id, now=now)
+                invoices += report.invoices_paid + report.invoices_unpaid
+        elapsed = time.perf_counter() - started
+        python_ms = (time.process_time() - cpu_before) * 1000
+    backend_ms = backends.total * 1000
+    print(
+        f"one customer per transaction (the scheduler's job), {size:,} due subscriptions: "
+        f"{invoices:,} invoices in {elapsed:.1f} s = {invoices / elapsed:.0f} invoices/s, "
+        f"{counter.count / invoices:.1f} queries/invoice; CPU per invoice: Python "
+        f"{python_ms / invoices:.3f} ms + PostgreSQL {backend_ms / invoices:.3f} ms "
+        f"(= {invoices / ((python_ms + backend_ms) / 1000):,.0f} invoices per CPU-second)"
+    )
+
+
 def bench_scheduler(size: int) -> None:
     from django_apscheduler.models import DjangoJob
 
@@ -270,6 +307,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--no-scheduler", action="store_true")
     parser.add_argument(
+        "--one-at-a-time",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="due subscriptions the scheduler's job bills one customer at a time (0: skip)",
+    )
+    parser.add_argument(
         "--workers", type=int, help="BILLING_WORKERS for bill_due (default: the setting's)"
     )
     options = parser.parse_args()
@@ -279,6 +323,8 @@ def main() -> None:
         from django.conf import settings
 
         settings.BILLING_WORKERS = options.workers
+    if options.one_at_a_time:
+        bench_one_at_a_time(options.one_at_a_time)
     for size in options.sizes:
         bench_bill_due(size)
     if not options.no_scheduler:

@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.common import ROOT, bench_env, machine, migrate, recreate_database
+from bench.seed_http import CUSTOMERS
 
 PORT = 8765
 THREADS = 2
@@ -148,7 +149,8 @@ def main() -> None:
     recreate_database()
     migrate()
     seed = subprocess.run(
-        [sys.executable, "-m", "bench.seed_http"],
+        # Every purchase needs a fresh (buyer, plan) pair: buyers enough for every round.
+        [sys.executable, "-m", "bench.seed_http", "--customers", str(CUSTOMERS * options.rounds)],
         cwd=ROOT,
         env=bench_env(),
         capture_output=True,

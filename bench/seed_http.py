@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from datetime import timedelta
 from decimal import Decimal
 
 from bench.common import setup_django
 
-CUSTOMERS = 400
+CUSTOMERS = 400  # buyers for one round: 400 x 25 plans = 10,000 purchases
 PLANS_TO_BUY = 25
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=CUSTOMERS, help="buyers to create")
+    customers = parser.parse_args().customers
     setup_django()
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
@@ -57,7 +61,7 @@ def main() -> None:
     daily.save()
 
     buyers = []
-    for n in range(1, CUSTOMERS + 1):
+    for n in range(1, customers + 1):
         user = customer(n)
         credit_top_up(user_id=user.pk, amount=Decimal("1000000"))
         buyers.append(token(user))
