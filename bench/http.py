@@ -243,10 +243,14 @@ def main() -> None:
                         target["url"], token=target.get("token"), script=target.get("script"), **run
                     )
                     rounds[name].append(figures)
+                    # Thread t of wrk sends pairs offset + t, offset + t + THREADS, …: one thread
+                    # may send more than the others, so the next round starts past what the
+                    # busiest could have used (in-flight requests included).
+                    used = THREADS * (figures["requests"] + options.connections)
                     if name == "POST purchase-plan/":
-                        done["purchase"] += figures["requests"] + options.connections
+                        done["purchase"] += used
                     elif name == "POST credit/top-up/":
-                        done["top_up"] += figures["requests"] + options.connections
+                        done["top_up"] += used
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from bench.common import setup_django
 
-CUSTOMERS = 400  # buyers for one round: 400 x 25 plans = 10,000 purchases
+CUSTOMERS = 400  # buyers for one round: 400 x 25 plans = 10,000 (buyer, plan) pairs
 PLANS_TO_BUY = 25
 
 
