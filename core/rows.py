@@ -7,7 +7,7 @@ PostgreSQL. The billing batch and the events use them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from operator import attrgetter
@@ -35,11 +35,8 @@ def rows_update(model: type, names: list[str], objects: list) -> None:
     table = quote(meta.db_table)
     columns = ", ".join(quote(field.column) for field in fields)
     assignments = ", ".join(f"{quote(field.column)} = {value(field)}" for field in fields[1:])
-    per = max(1, (connection.features.max_query_params or 65535) // len(fields))
     with connection.cursor() as cursor:
-        for start in range(0, len(objects), per):
-            chunk = objects[start : start + per]
-            rows, params = values_sql(fields, chunk)
+        for _chunk, rows, params in values_chunks(fields, objects):
             # Quoted names of the model's own columns, and values quoted by psycopg.
             sql = (
                 f"WITH v ({columns}) AS (VALUES {rows}) "  # noqa: S608
@@ -91,6 +88,15 @@ def values_sql(fields: list, objects: list) -> tuple[str, list | None]:
     texts = [literal(value).decode() for value in values]
     rows = ("(" + ", ".join(texts[i : i + width]) + ")" for i in range(0, len(texts), width))
     return ", ".join(rows), None
+
+
+def values_chunks(fields: list, objects: list) -> Iterator[tuple[list, str, list | None]]:
+    """The objects in chunks of the database's parameter limit, each with its ``VALUES`` rows
+    and parameters (:func:`values_sql`)."""
+    per = max(1, (connection.features.max_query_params or 65535) // len(fields))
+    for start in range(0, len(objects), per):
+        chunk = objects[start : start + per]
+        yield chunk, *values_sql(fields, chunk)
 
 
 def ids_take(groups: list[tuple[type, list]]) -> bool:
@@ -158,11 +164,8 @@ def rows_insert(model: type, objects: list) -> None:
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
-    per = max(1, (connection.features.max_query_params or 65535) // len(fields))
     with connection.cursor() as cursor:
-        for start in range(0, len(objects), per):
-            chunk = objects[start : start + per]
-            rows, params = values_sql(fields, chunk)
+        for chunk, rows, params in values_chunks(fields, objects):
             sql = (
                 f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
                 f"VALUES {rows} RETURNING {quote(meta.pk.column)}"

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test import override_settings
 
-from accounts.credit import credit_top_up
-from accounts.tests.factories import UserFactory
 from conftest import at_once
 from events.models import Event
 from invoices import billing
@@ -25,28 +22,16 @@ from plans.models import Plan
 from subscriptions.models import Subscription
 
 from .conftest import START, assert_books_balance
+from .test_batch import customers_with_a_renewal, statuses
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 PERIOD = timedelta(days=30)
 
 
-def customers_with_renewals(count: int, credit: str = "250") -> list[Subscription]:
+def customers_with_renewals(count: int) -> list[Subscription]:
     plan = Plan.objects.create(name="Bronze", amount="100.00")
-    subscriptions = []
-    for _ in range(count):
-        customer = UserFactory()
-        credit_top_up(user_id=customer.pk, amount=Decimal(credit), now=START)
-        subscriptions.append(
-            billing.subscription_purchase(user_id=customer.pk, plan_id=plan.pk, now=START)
-        )
-    return subscriptions
-
-
-def periods(subscription: Subscription) -> list[tuple[int, str]]:
-    return list(
-        subscription.invoices.order_by("period_index").values_list("period_index", "status")
-    )
+    return customers_with_a_renewal(plan, count, credit="250")
 
 
 def assert_told_in_order(customer_id: int) -> None:
@@ -85,7 +70,7 @@ def test_pages_are_billed_by_two_threads_at_once_each_period_once(monkeypatch):
     assert (report.suspended, report.failed) == (20, 0)
     assert sum(progress) == 20
     for subscription in subscriptions:
-        assert periods(subscription) == [(0, "paid"), (1, "paid"), (2, "unpaid")]
+        assert statuses(subscription) == [(0, "paid"), (1, "paid"), (2, "unpaid")]
         assert_books_balance(subscription.user)
         assert_told_in_order(subscription.user_id)
     numbers = sorted(Invoice.objects.values_list("number_seq", flat=True))
@@ -116,7 +101,7 @@ def test_a_failing_customer_is_recorded_while_the_threads_bill_the_others(monkey
     assert failure.error == f"ValueError: bad data in subscription {bad.pk}"
     for subscription in subscriptions:
         expected = [(0, "paid")] if subscription is bad else [(0, "paid"), (1, "paid")]
-        assert periods(subscription) == expected
+        assert statuses(subscription) == expected
         assert_books_balance(subscription.user)
 
     monkeypatch.setattr(billing, "_advance", real_advance)
@@ -139,7 +124,7 @@ def test_two_threaded_runs_at_once_bill_each_period_exactly_once(monkeypatch):
     assert first.invoices_unpaid + second.invoices_unpaid == 30
     assert first.failed == second.failed == 0
     for subscription in subscriptions:
-        assert periods(subscription) == [(0, "paid"), (1, "paid"), (2, "unpaid")]
+        assert statuses(subscription) == [(0, "paid"), (1, "paid"), (2, "unpaid")]
         assert_books_balance(subscription.user)
         assert_told_in_order(subscription.user_id)
     numbers = sorted(Invoice.objects.values_list("number_seq", flat=True))
@@ -164,4 +149,4 @@ def test_one_worker_bills_in_the_calling_thread(monkeypatch):
     assert threads == {threading.current_thread().name}
     assert (report.customers, report.invoices_paid) == (5, 5)
     for subscription in subscriptions:
-        assert periods(subscription) == [(0, "paid"), (1, "paid")]
+        assert statuses(subscription) == [(0, "paid"), (1, "paid")]
